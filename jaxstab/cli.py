@@ -1,0 +1,204 @@
+"""Command line: thin; builds a request, calls the library, prints."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jaxstab.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as for every other user error
+        raise UserError(message)
+
+
+def _positive(name):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise UserError(f"{name}: expected a positive integer, got {text!r}") from None
+        if v < 1:
+            raise UserError(f"{name}: expected a positive integer, got {v}")
+        return v
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="jaxstab", description="Seed sweeps with honest statistics.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="built-in studies, one line each").set_defaults(func=cmd_list)
+    r = sub.add_parser("run", help="train every seed of every setting of studies")
+    r.add_argument("study", nargs="+", help="built-in name, `article`, or a TOML path")
+    r.add_argument("--seeds", type=_positive("--seeds"), help="seeds per setting")
+    r.add_argument("--store", default="results.sqlite")
+    r.add_argument("--chunk-size", type=_positive("--chunk-size"), default=None,
+                   help="runs per compiled call (default 1024)")
+    r.set_defaults(func=cmd_run)
+    e = sub.add_parser("export", help="CSV, one row per (run, metric)")
+    e.add_argument("--store", default="results.sqlite")
+    e.add_argument("--out", default="-", help="file to write (default: standard output)")
+    e.set_defaults(func=cmd_export)
+    c = sub.add_parser("compare", help="pairwise comparisons and claim verdicts of a study")
+    c.add_argument("study", help="a study name in the store (or a built-in / TOML path)")
+    c.add_argument("--store", default="results.sqlite")
+    c.add_argument("--metric", help="metric to compare (default: the study's main metric)")
+    c.add_argument("--kind", choices=("mean", "spread"), default="mean",
+                   help="compare means or seed-to-seed spread")
+    c.add_argument("--correction", choices=("holm", "fdr_bh"), default="holm")
+    c.add_argument("--json", action="store_true", help="print the same as JSON")
+    c.set_defaults(func=cmd_compare)
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UserError as err:
+        print(f"jaxstab: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `jaxstab export | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("jaxstab: interrupted; finished chunks are saved, run the same command again "
+              "to resume", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the CLI boundary
+        if os.environ.get("JAXSTAB_DEBUG") == "1":
+            raise
+        print(f"jaxstab: internal error: {type(err).__name__}: {err} "
+              f"(set JAXSTAB_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+def cmd_list(args) -> int:
+    from jaxstab.study import builtin_names, load_study
+
+    for name in builtin_names():
+        print(f"{name:28s} {load_study(name).description}")
+    return 0
+
+
+class _Progress:
+    def __init__(self, label: str):
+        self.label, self.tty, self.t0 = label, sys.stderr.isatty(), time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty:
+            return
+        width = 30
+        fill = int(width * done / max(total, 1))
+        rate = done / max(time.perf_counter() - self.t0, 1e-9)
+        sys.stderr.write(f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] "
+                         f"{done}/{total} runs {rate:,.0f} runs/s")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def cmd_run(args) -> int:
+    from jaxstab.study import expand_refs
+
+    studies = expand_refs(args.study)  # validates every study before anything is written
+    from jaxstab.env import environment
+    from jaxstab.store import Store
+    from jaxstab.summary import summary_lines
+    from jaxstab.sweep import DEFAULT_CHUNK, sweep
+
+    store = Store(args.store)
+    env = environment()
+    total_runs, t0 = 0, time.perf_counter()
+    for study in studies:
+        fp = store.ensure_study(study)
+        seeds = args.seeds or study.seeds
+        done = store.done(fp)
+        stats = sweep(study, seeds=seeds, chunk_size=args.chunk_size or DEFAULT_CHUNK,
+                      skip=done,
+                      on_chunk=lambda recs, sec, fp=fp: store.write_chunk(fp, recs, sec, env),
+                      progress=_Progress(study.name))
+        total_runs += stats.runs
+        skipped = sum(1 for s in study.settings() for k in range(seeds) if (s.key, k) in done)
+        print(f"{study.name}: {stats.runs} runs trained, {skipped} already in the store")
+        for line in summary_lines(store.results(fp), seeds):
+            print("  " + line)
+    seconds = time.perf_counter() - t0
+    print(f"{total_runs} runs in {seconds:.1f} s, {total_runs / max(seconds, 1e-9):.1f} runs/s")
+    store.close()
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from jaxstab.stats import (format_comparison_table, format_verdicts, omnibus, pairwise,
+                               verdicts)
+    from jaxstab.store import Store
+
+    store = Store(args.store, create=False)
+    name = args.study
+    if name not in {n for n, _, _ in store.studies()}:
+        from jaxstab.study import load_study
+
+        name = load_study(name).name  # a TOML path or built-in names its study
+    results = store.results(store.latest(name))
+    metric = args.metric or results.study.main_metric
+    have = {m for s in results.settings for m in s.metrics}
+    if metric not in have:
+        raise UserError(f"--metric: `{metric}` is not recorded for {name}; it has: "
+                        f"{', '.join(sorted(have))}")
+    pw = pairwise(results, metric=metric, metric_kind=args.kind, correction=args.correction)
+    omni = omnibus(results, metric=metric, metric_kind=args.kind) \
+        if len(results.settings) > 2 else None
+    ver = verdicts(results, results.study.claims, correction=args.correction)
+    if args.json:
+        print(json.dumps({"study": name, "fingerprint": results.fingerprint,
+                          "metric": metric, "kind": args.kind,
+                          "pairwise": pw.to_dict(),
+                          "omnibus": omni.to_dict() if omni else None,
+                          "verdicts": [v.to_dict() for v in ver]}, indent=2, allow_nan=False))
+        return 0
+    print(f"{name} - {metric} ({args.kind})")
+    print(format_comparison_table(pw))
+    if omni is not None:
+        print(", ".join(f"{t.name}: p={t.p_value:.3g}" for t in omni.tests))
+    if ver:
+        print()
+        print(format_verdicts(ver))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from jaxstab.store import Store
+
+    store = Store(args.store, create=False)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
+                "diverged_step"])
+    for name, fp, setting, seed, metric, value, div, step in store.export_rows():
+        w.writerow([name, fp, setting, seed, metric, "" if value is None else repr(value),
+                    div, "" if step is None else step])
+    if args.out == "-":
+        sys.stdout.write(buf.getvalue())
+        return 0
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise UserError(f"--out: folder {out.parent} does not exist")
+    # Write beside the target and rename, so a failure never leaves half a file.
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(buf.getvalue())
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Statistics over seeds: intervals, comparisons, power, variance by source, verdicts.
+
+Pure functions over per-seed arrays (shape ``(n_seeds,)``) or study results, with
+keyword-only options and frozen result dataclasses (``to_dict()`` gives JSON-ready
+data). The seed is the unit of replication; every resampling function takes ``rng``
+(None: a fixed seed, so reports are reproducible). Reference: docs/statistics.md.
+"""
+
+from jaxstab.stats._compare import Comparison as Comparison
+from jaxstab.stats._compare import TestResult as TestResult
+from jaxstab.stats._compare import compare as compare
+from jaxstab.stats._effects import Effect as Effect
+from jaxstab.stats._format import format_comparison_table as format_comparison_table
+from jaxstab.stats._format import format_variance_table as format_variance_table
+from jaxstab.stats._format import format_verdicts as format_verdicts
+from jaxstab.stats._intervals import Interval as Interval
+from jaxstab.stats._intervals import interval as interval
+from jaxstab.stats._intervals import std_interval as std_interval
+from jaxstab.stats._multiple import PairComparison as PairComparison
+from jaxstab.stats._multiple import Pairwise as Pairwise
+from jaxstab.stats._multiple import adjust_pvalues as adjust_pvalues
+from jaxstab.stats._multiple import pairwise as pairwise
+from jaxstab.stats._omnibus import Omnibus as Omnibus
+from jaxstab.stats._omnibus import Rank as Rank
+from jaxstab.stats._omnibus import Ranking as Ranking
+from jaxstab.stats._omnibus import omnibus as omnibus
+from jaxstab.stats._omnibus import rank_settings as rank_settings
+from jaxstab.stats._omnibus import welch_anova as welch_anova
+from jaxstab.stats._power import seeds_needed as seeds_needed
+from jaxstab.stats._summary import Summary as Summary
+from jaxstab.stats._summary import summarize as summarize
+from jaxstab.stats._variance import SourceVariance as SourceVariance
+from jaxstab.stats._variance import test_noise_baseline as test_noise_baseline
+from jaxstab.stats._variance import variance_by_source as variance_by_source
+from jaxstab.stats._verdicts import Verdict as Verdict
+from jaxstab.stats._verdicts import verdicts as verdicts

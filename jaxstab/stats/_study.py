@@ -1,0 +1,124 @@
+"""Reading a study's results (duck-typed, see jaxstab.store) into per-seed arrays.
+
+Contract used here: ``results.settings`` is a sequence of objects with ``key`` (canonical
+JSON of the factor values), ``factors`` (dict), ``seeds`` (int array, seed indices),
+``metrics`` (dict of float arrays, NaN where the run diverged), ``diverged`` (bool
+array) and ``sources`` (the seed sources that vary in that setting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jaxstab.errors import UserError
+from jaxstab.stats import _check
+
+
+@dataclass(frozen=True)
+class Group:
+    """One setting's values of one metric; NaN where the run diverged."""
+
+    name: str
+    key: str
+    values: np.ndarray
+    seeds: np.ndarray | None = None
+    sources: frozenset[str] | None = None
+
+    @property
+    def n_diverged(self) -> int:
+        return int((~np.isfinite(self.values)).sum())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def label(factors: Mapping[str, Any]) -> str:
+    def show(v: Any) -> str:
+        v = _plain(v)
+        return "+".join(map(str, v)) if isinstance(v, list) else str(v)
+    return ", ".join(f"{k}={show(v)}" for k, v in factors.items())
+
+
+def settings_of(results: Any, name: str = "results") -> list[Any]:
+    settings = getattr(results, "settings", None)
+    if settings is None:
+        raise UserError(f"{name}: need study results with `.settings`, got "
+                        f"{type(results).__name__}")
+    settings = list(settings)
+    if not settings:
+        raise UserError(f"{name}: the study has no settings with results")
+    return settings
+
+
+def metric_values(setting: Any, metric: str) -> np.ndarray:
+    if metric not in setting.metrics:
+        known = ", ".join(sorted(setting.metrics)) or "none"
+        raise UserError(f"metric: {metric!r} not recorded for setting {setting.key} "
+                        f"(known: {known})")
+    values = np.asarray(setting.metrics[metric], dtype=float).copy()
+    diverged = np.asarray(getattr(setting, "diverged", np.zeros(values.shape, bool)), bool)
+    values[diverged] = np.nan
+    return values
+
+
+def group(setting: Any, metric: str) -> Group:
+    seeds = np.asarray(setting.seeds)
+    if np.unique(seeds).size != seeds.size:
+        raise UserError(f"results: setting {setting.key} repeats a seed index")
+    return Group(label(setting.factors) or setting.key, setting.key,
+                 metric_values(setting, metric), seeds, frozenset(setting.sources))
+
+
+def groups(data: Any, metric: str | None) -> list[Group]:
+    """Groups from study results (needs ``metric``) or from ``{name: values}``."""
+    if isinstance(data, Mapping):
+        if len(data) < 2:
+            raise UserError(f"data: need at least 2 settings, got {len(data)}")
+        return [Group(str(k), str(k), _check.array(v, str(k))) for k, v in data.items()]
+    if metric is None:
+        raise UserError("metric: required when comparing study results")
+    out = [group(s, metric) for s in settings_of(data, "data")]
+    if len(out) < 2:
+        raise UserError(f"data: need at least 2 settings, got {len(out)}")
+    return out
+
+
+def can_pair(a: Group, b: Group) -> bool:
+    """Runs with one seed index share every source's key, so two settings that vary
+    the same sources are paired seed by seed."""
+    return a.seeds is not None and b.seeds is not None and a.sources == b.sources
+
+
+def aligned(a: Group, b: Group) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the seeds both settings ran, in the same order."""
+    _, ia, ib = np.intersect1d(a.seeds, b.seeds, return_indices=True)
+    return a.values[ia], b.values[ib]
+
+
+def _same(x: Any, y: Any) -> bool:
+    x, y = _plain(x), _plain(y)
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y, strict=True))
+    return x == y
+
+
+def matches(factors: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
+    return all(k in factors and _same(factors[k], v) for k, v in selector.items())
+
+
+def find(settings: list[Any], selector: Mapping[str, Any], where: str) -> Any:
+    found = [s for s in settings if matches(s.factors, selector)]
+    if len(found) != 1:
+        which = "no setting" if not found else f"{len(found)} settings"
+        raise UserError(f"{where}: {dict(selector)} matches {which}; it must select "
+                        f"exactly one")
+    return found[0]

@@ -1,0 +1,109 @@
+"""Variance by seed source, and the test-set sampling-noise baseline."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jaxstab.errors import UserError
+from jaxstab.stats import _check, _study
+from jaxstab.stats._base import Record
+from jaxstab.stats._intervals import Interval, std_interval
+
+SOURCES = ("init", "order", "dropout", "split", "resample", "data")
+
+
+def test_noise_baseline(p: float, n_test: int) -> float:
+    """std of an accuracy measured on ``n_test`` independent test examples when the true
+    accuracy is ``p``: sqrt(p (1 - p) / n_test) (binomial; Jordan 2023). An observed
+    std across seeds near this is mostly test-set sampling noise, not training noise."""
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        raise UserError(f"p: must be a number in [0, 1], got {p!r}") from None
+    if not 0.0 <= p <= 1.0:
+        raise UserError(f"p: must be an accuracy in [0, 1], got {p!r}")
+    n_test = _check.positive_int(n_test, "n_test")
+    return math.sqrt(p * (1 - p) / n_test)
+
+
+test_noise_baseline.__test__ = False  # a statistic, not a pytest test
+
+
+@dataclass(frozen=True)
+class SourceVariance(Record):
+    """The spread of a metric when only ``sources`` vary (the others stay at seed 0).
+
+    ``share``: this source's variance over the sum of the one-source variances of its
+    group (None for a setting that varies several sources). ``baseline``: the test-set
+    noise std sqrt(p(1-p)/n_test) at this setting's mean, when ``n_test`` was given.
+    """
+
+    group: dict[str, Any]
+    sources: tuple[str, ...]
+    n: int
+    n_diverged: int
+    mean: float
+    std: float
+    std_interval: Interval | None
+    variance: float
+    share: float | None
+    baseline: float | None
+
+
+def _source_order(sources: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(SOURCES.index(s) if s in SOURCES else len(SOURCES) for s in sources)
+
+
+def variance_by_source(results: Any, *, metric: str, level: float = 0.95,
+                       n_test: int | None = None, vary_factor: str = "vary"
+                       ) -> tuple[SourceVariance, ...]:
+    """Per seed source, the std of ``metric`` over seeds in the setting that varies only
+    that source, with its chi-square interval (scipy.stats.chi2; exact for normal data)
+    and its share of the summed one-source variances.
+
+    Settings are grouped by their factors other than ``vary_factor``, so a study that
+    crosses ``vary`` with, say, the learning rate gives one breakdown per learning
+    rate. Settings varying several sources (e.g. all of them) are listed with their
+    std, no share; comparing their variance with the sum of the parts shows how far
+    the sources add up. Diverged runs are left out and counted.
+    """
+    level = _check.level(level)
+    if n_test is not None:
+        n_test = _check.positive_int(n_test, "n_test")
+    settings = _study.settings_of(results)
+    by_group: dict[str, list[Any]] = {}
+    for s in settings:
+        rest = {k: v for k, v in s.factors.items() if k != vary_factor}
+        by_group.setdefault(json.dumps(_study._plain(rest), sort_keys=True, default=str),
+                            []).append(s)
+    if not any(len(s.sources) == 1 for s in settings):
+        raise UserError("results: no setting varies exactly one seed source; variance by "
+                        f"source needs a study with a `{vary_factor}` factor")
+    rows: list[SourceVariance] = []
+    for members in by_group.values():
+        stats = []
+        for s in sorted(members, key=lambda s: (len(s.sources),
+                                                 _source_order(tuple(s.sources)))):
+            values = _study.metric_values(s, metric)
+            x = values[np.isfinite(values)]
+            std = float(np.std(x, ddof=1)) if x.size >= 2 else float("nan")
+            stats.append((s, x, std, values.size - x.size))
+        single = sum(std**2 for s, _, std, _ in stats
+                     if len(s.sources) == 1 and math.isfinite(std))
+        for s, x, std, n_div in stats:
+            mean = float(np.mean(x)) if x.size else float("nan")
+            share = (std**2 / single if len(s.sources) == 1 and single > 0
+                     and math.isfinite(std) else None)
+            baseline = (test_noise_baseline(min(max(mean, 0.0), 1.0), n_test)
+                        if n_test is not None and math.isfinite(mean) else None)
+            rows.append(SourceVariance(
+                group={k: v for k, v in s.factors.items() if k != vary_factor},
+                sources=tuple(s.sources), n=x.size, n_diverged=n_div, mean=mean, std=std,
+                std_interval=std_interval(x, level=level) if x.size >= 2 else None,
+                variance=std**2, share=share, baseline=baseline))
+    return tuple(rows)

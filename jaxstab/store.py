@@ -1,0 +1,201 @@
+"""SQLite results store. Each finished chunk is committed in one transaction; runs are
+keyed by (study fingerprint, setting, seed), so re-running resumes and a changed study
+gets a new fingerprint instead of mixing with old results."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jaxstab.errors import UserError
+from jaxstab.study import Study, study_from_dict
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
+    fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, config TEXT NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, finished REAL NOT NULL,
+    seconds REAL NOT NULL, runs INTEGER NOT NULL, env TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    fingerprint TEXT NOT NULL, setting TEXT NOT NULL, seed INTEGER NOT NULL,
+    chunk INTEGER NOT NULL, diverged INTEGER NOT NULL, diverged_step INTEGER,
+    PRIMARY KEY (fingerprint, setting, seed));
+CREATE TABLE IF NOT EXISTS metrics (
+    fingerprint TEXT NOT NULL, setting TEXT NOT NULL, seed INTEGER NOT NULL,
+    metric TEXT NOT NULL, value REAL,
+    PRIMARY KEY (fingerprint, setting, seed, metric));
+CREATE TABLE IF NOT EXISTS curves (
+    fingerprint TEXT NOT NULL, setting TEXT NOT NULL, seed INTEGER NOT NULL,
+    name TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, setting, seed, name));
+"""
+
+
+@dataclass(frozen=True)
+class SettingResults:
+    key: str
+    factors: dict
+    sources: tuple
+    seeds: np.ndarray
+    metrics: dict  # name -> (n,) float array, NaN where missing (a diverged run)
+    diverged: np.ndarray
+    diverged_step: np.ndarray  # -1 where the run did not diverge
+    curves: dict  # name -> (n, epochs) float array
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    study: Study
+    fingerprint: str
+    settings: list
+    chunks: list  # dicts: finished, seconds, runs, env
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike, *, create: bool = True):
+        self.path = Path(path)
+        if not self.path.exists() and not create:
+            raise UserError(f"--store: no results store at {self.path}; run `jaxstab run` "
+                            f"first")
+        if self.path.exists() and self.path.is_dir():
+            raise UserError(f"--store: {self.path} is a folder, expected a file")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA busy_timeout=60000")
+            with self._tx():
+                # One statement at a time: executescript() would commit mid-transaction.
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None:
+                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)",
+                                    (str(SCHEMA_VERSION),))
+                elif int(row[0]) != SCHEMA_VERSION:
+                    raise UserError(f"--store: {self.path} has schema version {row[0]}, "
+                                    f"this jaxstab reads version {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"--store: {self.path} is not a usable results store ({e})") \
+                from None
+
+    @contextmanager
+    def _tx(self):
+        # BEGIN IMMEDIATE takes the write lock up front, so two processes writing the same
+        # store serialize instead of failing halfway through a chunk.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def ensure_study(self, study: Study) -> str:
+        fp = study.fingerprint
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO studies VALUES (?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE "
+                "SET config=excluded.config, name=excluded.name",
+                (fp, study.name, json.dumps(study.to_dict(), sort_keys=True), time.time()))
+        return fp
+
+    def done(self, fingerprint: str) -> set[tuple[str, int]]:
+        rows = self.db.execute("SELECT setting, seed FROM runs WHERE fingerprint=?",
+                               (fingerprint,))
+        return {(s, int(k)) for s, k in rows}
+
+    def write_chunk(self, fingerprint: str, records, seconds: float, env: dict) -> int:
+        """Commit one chunk's runs atomically; runs already present are left alone."""
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT INTO chunks (fingerprint, finished, seconds, runs, env) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (fingerprint, time.time(), seconds, len(records), json.dumps(env)))
+            chunk = cur.lastrowid
+            added = 0
+            for r in records:
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                    (fingerprint, r.setting, r.seed, chunk, int(r.diverged), r.diverged_step))
+                if cur.rowcount == 0:
+                    continue  # another process finished this run first
+                added += 1
+                self.db.executemany(
+                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
+                    [(fingerprint, r.setting, r.seed, k, v) for k, v in r.metrics.items()])
+                self.db.executemany(
+                    "INSERT INTO curves VALUES (?, ?, ?, ?, ?)",
+                    [(fingerprint, r.setting, r.seed, k, json.dumps(v))
+                     for k, v in r.curves.items()])
+        return added
+
+    def studies(self) -> list[tuple[str, str, float]]:
+        """(name, fingerprint, created) of every study, newest version of a name last."""
+        return list(self.db.execute(
+            "SELECT name, fingerprint, created FROM studies ORDER BY name, created"))
+
+    def latest(self, name: str) -> str:
+        rows = [fp for n, fp, _ in self.studies() if n == name]
+        if not rows:
+            known = sorted({n for n, _, _ in self.studies()})
+            raise UserError(f"study: no results for `{name}` in {self.path}; it holds: "
+                            f"{', '.join(known) or 'nothing'}")
+        return rows[-1]
+
+    def results(self, fingerprint: str) -> StudyResults:
+        row = self.db.execute("SELECT config FROM studies WHERE fingerprint=?",
+                              (fingerprint,)).fetchone()
+        if row is None:
+            raise UserError(f"study: no study with fingerprint {fingerprint}")
+        study = study_from_dict(json.loads(row[0]))
+        settings = []
+        for setting in study.settings():
+            key = setting.key
+            runs = self.db.execute(
+                "SELECT seed, diverged, diverged_step FROM runs WHERE fingerprint=? AND "
+                "setting=? ORDER BY seed", (fingerprint, key)).fetchall()
+            seeds = np.array([r[0] for r in runs], np.int64)
+            pos = {int(k): i for i, k in enumerate(seeds)}
+            metrics: dict[str, np.ndarray] = {}
+            for seed, metric, value in self.db.execute(
+                    "SELECT seed, metric, value FROM metrics WHERE fingerprint=? AND "
+                    "setting=?", (fingerprint, key)):
+                arr = metrics.setdefault(metric, np.full(len(seeds), np.nan))
+                arr[pos[seed]] = np.nan if value is None else value
+            curves: dict[str, list] = {}
+            for seed, name, value in self.db.execute(
+                    "SELECT seed, name, value FROM curves WHERE fingerprint=? AND setting=?",
+                    (fingerprint, key)):
+                curves.setdefault(name, [None] * len(seeds))[pos[seed]] = json.loads(value)
+            settings.append(SettingResults(
+                key=key, factors=dict(setting.factors), sources=setting.vary, seeds=seeds,
+                metrics=metrics,
+                diverged=np.array([bool(r[1]) for r in runs], bool),
+                diverged_step=np.array([-1 if r[2] is None else r[2] for r in runs], np.int64),
+                curves={k: np.array(v, float) for k, v in curves.items()}))
+        chunks = [dict(finished=f, seconds=s, runs=n, env=json.loads(e)) for f, s, n, e in
+                  self.db.execute("SELECT finished, seconds, runs, env FROM chunks WHERE "
+                                  "fingerprint=? ORDER BY id", (fingerprint,))]
+        return StudyResults(study, fingerprint, settings, chunks)
+
+    def export_rows(self):
+        """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step)."""
+        return self.db.execute(
+            "SELECT s.name, m.fingerprint, m.setting, m.seed, m.metric, m.value, r.diverged, "
+            "r.diverged_step FROM metrics m JOIN studies s USING (fingerprint) "
+            "JOIN runs r USING (fingerprint, setting, seed) "
+            "ORDER BY s.name, m.fingerprint, m.setting, m.seed, m.metric")

@@ -1,0 +1,204 @@
+"""Every page of a small store in headless Chromium (Debian's `chromium`), driven over
+the DevTools protocol: no console error, no network request, every figure drawn, the
+verdicts visible. Screenshots land in a temporary folder whose path is printed."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from jaxstab.report import write_report
+from test_report import hostile_store, small_store  # noqa: F401 (session fixtures)
+
+websocket = pytest.importorskip("websocket", reason="websocket-client (test extra) missing")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars", "--window-size=1200,900"]
+
+
+class Browser:
+    """A minimal DevTools-protocol client: one page, its events kept for inspection."""
+
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.profile = tempfile.mkdtemp(prefix="jaxstab-chromium-")
+        self.proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}",
+             f"--remote-debugging-port={port}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list",
+                                            timeout=2) as r:
+                    tabs = json.load(r)
+                page = next(t for t in tabs if t["type"] == "page")
+                break
+            except (OSError, StopIteration, ValueError):
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.close()
+                    raise RuntimeError("chromium did not open its DevTools port")
+                time.sleep(0.2)
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60,
+                                              suppress_origin=True)
+        self.ids = itertools.count(1)
+        self.events: list[dict] = []
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.call(f"{domain}.enable")
+
+    def _next(self) -> dict:
+        return json.loads(self.ws.recv())
+
+    def call(self, method: str, **params) -> dict:
+        i = next(self.ids)
+        self.ws.send(json.dumps({"id": i, "method": method, "params": params}))
+        while True:
+            msg = self._next()
+            if msg.get("id") == i:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg["result"]
+            self.events.append(msg)
+
+    def wait(self, method: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self._next()
+            self.events.append(msg)
+            if msg.get("method") == method:
+                return msg
+        raise TimeoutError(method)
+
+    def open(self, url: str) -> None:
+        self.events.clear()
+        self.call("Page.navigate", url=url)
+        self.wait("Page.loadEventFired")
+        self.call("Runtime.evaluate", expression="1")  # flush events queued by the load
+
+    def js(self, expression: str):
+        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in res:
+            raise RuntimeError(res["exceptionDetails"])
+        return res["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    def errors(self) -> list[str]:
+        out = []
+        for e in self.events:
+            m, p = e.get("method"), e.get("params", {})
+            if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                out.append(f"console.{p['type']}: {p.get('args')}")
+            elif m == "Runtime.exceptionThrown":
+                out.append(f"exception: {p['exceptionDetails'].get('text')}")
+            elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
+                out.append(f"{p['entry']['source']}: {p['entry']['text']}")
+        return out
+
+    def requests(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"]
+
+    def close(self) -> None:
+        ws = getattr(self, "ws", None)
+        if ws is not None:
+            ws.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def pages(small_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser-report")
+    write_report(small_store, out, now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    shots = Path(tempfile.mkdtemp(prefix="jaxstab-report-screenshots-"))
+    print(f"\nreport screenshots: {shots}")
+    return out, shots
+
+
+FIGURES_JS = """JSON.stringify([...document.querySelectorAll('figure.figure')].map(f => {
+  const s = f.querySelector('svg');
+  const b = s ? s.getBoundingClientRect() : null;
+  return {id: f.id, svg: !!s, w: b ? b.width : 0, h: b ? b.height : 0,
+          shapes: s ? s.querySelectorAll('path, use, image, text').length : 0};
+}))"""
+VISIBLE_JS = """(() => { const out = [];
+  for (const el of document.querySelectorAll('.verdict, .badge')) {
+    const b = el.getBoundingClientRect(), st = getComputedStyle(el);
+    out.push({text: el.innerText, visible: b.width > 0 && b.height > 0 &&
+              st.visibility !== 'hidden' && st.display !== 'none' && st.opacity !== '0'});
+  }
+  return JSON.stringify(out); })()"""
+
+
+def test_every_page_renders_offline(browser, pages):
+    out, shots = pages
+    html = sorted(out.glob("*.html"))
+    assert out / "index.html" in html and len(html) >= 3
+    for page in html:
+        browser.open(page.as_uri())
+        shot = shots / f"{page.stem}.png"
+        browser.screenshot(shot)
+        assert shot.stat().st_size > 10_000, page.name
+        assert browser.errors() == [], page.name
+        # The page itself is the one file loaded; the rest are inline data: images.
+        assert browser.requests()[0] == page.as_uri()
+        others = [u for u in browser.requests()[1:] if not u.startswith("data:")]
+        assert others == [], page.name
+        assert browser.js("document.title")
+
+        badges = json.loads(browser.js(VISIBLE_JS))
+        if page.name == "index.html":
+            links = browser.js("[...document.querySelectorAll('td a')].map(a => a.href)")
+            assert {Path(u.removeprefix("file://")).name for u in links} == {
+                p.name for p in out.iterdir() if p.name != "index.html"}
+            assert badges and all(b["visible"] for b in badges)
+            continue
+        figures = json.loads(browser.js(FIGURES_JS))
+        assert len(figures) >= 4, (page.name, figures)
+        for f in figures:
+            assert f["svg"] and f["w"] > 100 and f["h"] > 100 and f["shapes"] > 10, \
+                (page.name, f)
+        assert badges and all(b["visible"] for b in badges), page.name
+        body = browser.js("document.body.innerText")
+        assert any(w in body for w in ("HOLDS", "REFUTED", "INCONCLUSIVE")), page.name
+        assert any(s in body for s in ("Holds:", "Refuted:", "Inconclusive:")), page.name
+
+
+def test_script_in_study_text_never_runs(browser, hostile_store, tmp_path):
+    write_report(hostile_store, tmp_path, now=datetime(2025, 1, 2, tzinfo=timezone.utc))
+    for page in sorted(tmp_path.glob("*.html")):
+        browser.open(page.as_uri())
+        assert browser.errors() == [], page.name
+        assert browser.js("document.querySelectorAll('script').length") == 0
+        assert "<script>alert(1)</script>" in browser.js("document.body.innerText")

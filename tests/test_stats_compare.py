@@ -1,0 +1,222 @@
+"""compare: equality with scipy/statsmodels, effects, degenerate data, bad input."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+import jaxstab.stats as js
+from jaxstab.errors import UserError
+from jaxstab.stats import _effects
+
+A = np.array([0.912, 0.897, 0.921, 0.905, 0.889, 0.931, 0.902, 0.915, 0.925])
+B = np.array([0.884, 0.901, 0.879, 0.893, 0.870, 0.905, 0.861, 0.889, 0.911, 0.872])
+PA = np.array([0.91, 0.93, 0.90, 0.95, 0.92, 0.94, 0.89, 0.93])
+PB = np.array([0.90, 0.91, 0.91, 0.92, 0.90, 0.93, 0.87, 0.90])
+
+
+def by_name(c):
+    return {t.name: t for t in c.tests}
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_mean_tests_equal_scipy(alternative):
+    c = js.compare(A, B, alternative=alternative, rng=np.random.default_rng(0),
+                   n_resamples=999)
+    t = by_name(c)
+    assert c.primary == "Welch t" and c.tests[0].name == "Welch t"
+    welch = st.ttest_ind(A, B, equal_var=False, alternative=alternative)
+    assert c.p_value == pytest.approx(welch.pvalue, rel=1e-12)
+    assert t["Mann-Whitney U"].p_value == pytest.approx(
+        st.mannwhitneyu(A, B, alternative=alternative).pvalue, rel=1e-12)
+    perm = st.permutation_test((A, B), lambda x, y, axis: x.mean(axis) - y.mean(axis),
+                               vectorized=True, n_resamples=999, alternative=alternative,
+                               rng=np.random.default_rng(0))
+    assert t["permutation"].p_value == pytest.approx(perm.pvalue)
+
+
+def test_welch_equals_statsmodels():
+    ws = pytest.importorskip("statsmodels.stats.weightstats")
+    _, p, _ = ws.ttest_ind(A, B, usevar="unequal")
+    assert js.compare(A, B).p_value == pytest.approx(p, rel=1e-10)
+
+
+def test_paired_mean_tests_equal_scipy():
+    c = js.compare(PA, PB, paired=True, alternative="greater")
+    t = by_name(c)
+    assert c.paired and c.primary == "paired t"
+    assert c.p_value == pytest.approx(st.ttest_rel(PA, PB, alternative="greater").pvalue)
+    assert t["Wilcoxon signed-rank"].p_value == pytest.approx(
+        st.wilcoxon(PA, PB, alternative="greater").pvalue)
+    # 2^8 sign flips: the paired permutation test is exact here.
+    d = PA - PB
+    signs = np.array(np.meshgrid(*[[-1, 1]] * 8)).reshape(8, -1).T
+    exact = np.mean((signs * d).mean(1) >= d.mean() - 1e-12)
+    assert t["paired permutation"].p_value == pytest.approx(exact)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_spread_tests_equal_scipy(alternative):
+    wide = A.mean() + 3 * (A - A.mean())
+    c = js.compare(wide, B, metric_kind="spread", alternative=alternative)
+    t = by_name(c)
+    assert c.primary == "Brown-Forsythe"
+    # Brown-Forsythe with two groups is the pooled t test of absolute deviations from
+    # the median, so its one-sided form must equal that test exactly.
+    za, zb = np.abs(wide - np.median(wide)), np.abs(B - np.median(B))
+    assert c.p_value == pytest.approx(st.ttest_ind(za, zb, alternative=alternative).pvalue)
+    if alternative == "two-sided":
+        assert c.p_value == pytest.approx(st.levene(wide, B, center="median").pvalue)
+        assert t["Fligner-Killeen"].p_value == pytest.approx(st.fligner(wide, B).pvalue)
+    fk_two = st.fligner(wide, B).pvalue
+    expected = {"two-sided": fk_two, "greater": fk_two / 2, "less": 1 - fk_two / 2}
+    assert t["Fligner-Killeen"].p_value == pytest.approx(expected[alternative])
+    assert c.direction == "greater"
+
+
+def test_paired_spread_primary_is_paired_t_on_absolute_deviations():
+    wide = PA.mean() + 3 * (PA - PA.mean())
+    c = js.compare(wide, PB, metric_kind="spread", paired=True)
+    za, zb = np.abs(wide - np.median(wide)), np.abs(PB - np.median(PB))
+    assert c.primary == "paired Brown-Forsythe"
+    assert c.p_value == pytest.approx(st.ttest_rel(za, zb).pvalue)
+    assert [t.name for t in c.tests][1] == "paired permutation (median-centered)"
+
+
+def test_mean_effects():
+    c = js.compare(A, B, level=0.9)
+    diff, (g, pi) = c.difference, c.effects
+    ci = st.ttest_ind(A, B, equal_var=False).confidence_interval(0.9)
+    assert (diff.point, diff.low, diff.high) == pytest.approx((A.mean() - B.mean(), *ci))
+    na, nb = A.size, B.size
+    sp = np.sqrt(((na - 1) * A.var(ddof=1) + (nb - 1) * B.var(ddof=1)) / (na + nb - 2))
+    d = (A.mean() - B.mean()) / sp
+    assert g.name == "Hedges' g"
+    assert g.point == pytest.approx(d * (1 - 3 / (4 * (na + nb) - 9)), rel=1e-3)
+    # The interval inverts the noncentral t at the observed t statistic.
+    scale = np.sqrt(na * nb / (na + nb))
+    assert st.nct.cdf(d * scale, na + nb - 2, g.low * scale) == pytest.approx(0.95)
+    assert st.nct.cdf(d * scale, na + nb - 2, g.high * scale) == pytest.approx(0.05)
+    u = st.mannwhitneyu(A, B).statistic
+    assert pi.name == "P(A>B)" and pi.point == pytest.approx(u / (na * nb))
+    assert pi.low <= pi.point <= pi.high and pi.method == "bca"
+
+
+def test_hedges_g_equals_statsmodels():
+    ma = pytest.importorskip("statsmodels.stats.meta_analysis")
+    smd, _ = ma.effectsize_smd(A.mean(), A.std(ddof=1), A.size, B.mean(), B.std(ddof=1),
+                               B.size)
+    assert js.compare(A, B).effects[0].point == pytest.approx(smd, rel=1e-3)
+
+
+def test_prob_improvement_counts_ties_half():
+    c = js.compare([1.0, 2.0, 3.0], [1.0, 2.0, 2.0])
+    # pairs: 1>?: tie+0+0, 2: 1+tie+tie, 3: 1+1+1 -> (0.5 + 2 + 3) / 9
+    assert c.effects[1].point == pytest.approx(5.5 / 9)
+
+
+def test_spread_effects():
+    c = js.compare(A, B, metric_kind="spread", rng=1)
+    diff, (ratio,) = c.difference, c.effects
+    assert diff.point == pytest.approx(A.std(ddof=1) - B.std(ddof=1))
+    f = A.var(ddof=1) / B.var(ddof=1)
+    lo = np.sqrt(f / st.f.ppf(0.975, A.size - 1, B.size - 1))
+    hi = np.sqrt(f / st.f.ppf(0.025, A.size - 1, B.size - 1))
+    assert (ratio.point, ratio.low, ratio.high) == pytest.approx((np.sqrt(f), lo, hi))
+    assert ratio.method == "F"
+
+
+def test_delong_standard_error_matches_brute_force():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=7), np.round(rng.normal(size=5), 1)
+    win = (a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])
+    v_a, v_b = win.mean(1), win.mean(0)
+    se = np.sqrt(v_a.var(ddof=1) / 7 + v_b.var(ddof=1) / 5)
+    assert _effects._delong_se(a, b, paired=False) == pytest.approx(se)
+
+
+def test_large_samples_use_normal_and_percentile_intervals():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.1, 1, 1500), rng.normal(0, 1, 1500)
+    c = js.compare(a, b, n_resamples=200, rng=0)
+    assert c.effects[1].method == "normal (DeLong)"
+    assert c.effects[1].low < c.effects[1].point < c.effects[1].high
+    s = js.compare(a, b, metric_kind="spread", n_resamples=200, rng=0)
+    assert s.difference.method == "percentile"
+
+
+def test_same_rng_same_comparison_different_rng_different_bootstrap():
+    def run(seed):
+        return js.compare(A, B, rng=np.random.default_rng(seed), n_resamples=999)
+    assert run(3) == run(3)
+    assert run(3).effects[1] != run(4).effects[1]
+
+
+# --- degenerate data ---------------------------------------------------------------------
+
+def test_both_constant_and_equal_gives_p_one_and_says_why():
+    for kind in ["mean", "spread"]:
+        c = js.compare([0.9] * 4, [0.9] * 5, metric_kind=kind)
+        assert c.p_value == 1.0 and all(t.p_value == 1.0 for t in c.tests)
+        assert "constant" in c.note
+    c = js.compare([0.9] * 4, [0.9] * 4, paired=True)
+    assert c.p_value == 1.0 and "A = B" in c.note
+
+
+def test_both_constant_and_different_uses_exact_permutation():
+    c = js.compare([1.0] * 4, [0.5] * 4)
+    assert c.primary == "permutation"
+    assert c.p_value == pytest.approx(2 / math.comb(8, 4))  # the two extreme splits
+    assert "from the permutation test" in c.note and c.direction == "greater"
+    assert math.isnan(c.effects[0].point) and "zero variance" in c.effects[0].note
+    p = js.compare([1.0] * 5, [0.5] * 5, paired=True)
+    assert p.primary == "paired permutation" and p.p_value == pytest.approx(2 / 2**5)
+
+
+def test_constant_spread_against_varying_spread():
+    c = js.compare([0.9] * 6, A[:6], metric_kind="spread", alternative="less")
+    assert math.isfinite(c.p_value) and c.direction == "less"
+    assert c.effects[0].point == 0.0
+
+
+def test_degenerate_comparison_is_json():
+    for c in [js.compare([1.0] * 3, [1.0] * 3), js.compare([1.0] * 4, [0.5] * 4)]:
+        text = json.dumps(c.to_dict())
+        assert "NaN" not in text
+
+
+# --- input checks ------------------------------------------------------------------------
+
+def test_paired_needs_same_shape():
+    with pytest.raises(UserError, match=r"b: paired samples need the same shape as a, "
+                                        r"got \(9,\) and \(10,\)"):
+        js.compare(A, B, paired=True)
+
+
+def test_paired_nan_policy():
+    a, b = PA.copy(), PB.copy()
+    a[0], b[3] = np.nan, np.nan
+    with pytest.raises(UserError, match=r"a, b: 2 pair\(s\) with a non-finite value"):
+        js.compare(a, b, paired=True)
+    c = js.compare(a, b, paired=True, nan_policy="omit")
+    keep = np.ones(8, bool)
+    keep[[0, 3]] = False
+    assert c.n_a == 6
+    assert c.p_value == pytest.approx(st.ttest_rel(PA[keep], PB[keep]).pvalue)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(a=[0.9], b=B), r"a: need at least 2 finite values, got 1"),
+    (dict(a=A, b=[0.9, np.nan]), r"b: 1 non-finite value\(s\)"),
+    (dict(a=A, b=B[:2], metric_kind="spread"), r"b: need at least 3 finite values, got 2"),
+    (dict(a=A, b=B, metric_kind="median"), r"metric_kind: must be one of 'mean', 'spread'"),
+    (dict(a=A, b=B, alternative="bigger"), r"alternative: must be one of"),
+    (dict(a=A, b=B, paired="yes"), r"paired: must be True or False"),
+    (dict(a=A, b=B, n_resamples=10), r"n_resamples: must be an integer >= 100"),
+])
+def test_compare_bad_input(kwargs, match):
+    a, b = kwargs.pop("a"), kwargs.pop("b")
+    with pytest.raises(UserError, match=match):
+        js.compare(a, b, **kwargs)
