@@ -48,15 +48,19 @@ def jax_cache(enabled: bool = True) -> None:
 
 
 def clear_compile_caches() -> None:
-    """Forget every compiled program of this process (JAX's and jaxstab's memos)."""
+    """Forget every compiled program of this process: JAX's caches and the memos of
+    jaxstab.train and jaxstab.sweep (``make_run``, ``_program``, ...). Every
+    ``functools.lru_cache`` of those two modules is cleared, so a memo added later
+    cannot make the compile benchmark time a cache hit."""
     import jax
 
     from jaxstab import sweep, train
 
     jax.clear_caches()
-    train.make_run.cache_clear()
-    sweep._program.cache_clear()
-    sweep._host_seed_program.cache_clear()
+    for module in (train, sweep):
+        for obj in vars(module).values():
+            if callable(getattr(obj, "cache_clear", None)):
+                obj.cache_clear()
 
 
 def block(tree: Any) -> Any:
@@ -82,8 +86,10 @@ def study(name: str, *, epochs: int | None = None, seeds: int | None = None):
 
 def setting_label(setting) -> str:
     """``article/example2: learning_rate=0.1``: a readable, stable asv parameter."""
-    factors = ", ".join(f"{k}={'+'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
-                        for k, v in setting.factors)
+    def show(v: Any) -> str:
+        return "+".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+    factors = ", ".join(f"{k}={show(v)}" for k, v in setting.factors)
     return f"{setting.study.name}: {factors or 'default'}"
 
 
@@ -160,8 +166,9 @@ def fake_runs(study, seeds: int, *, rng_seed: int = 0) -> list[FakeRun]:
                 metrics[name] = None if div else float(v)
             metrics["diverged"] = float(div)
             t = np.arange(1, epochs + 1)
-            curves = {"loss": list(0.69 / t ** 0.1 + 0.01 * rng.standard_normal(epochs)),
-                      "accuracy": list(centre - 0.05 / t + 0.01 * rng.standard_normal(epochs))}
+            noise = 0.01 * rng.standard_normal((2, epochs))
+            curves = {"loss": (0.69 / t ** 0.1 + noise[0]).tolist(),
+                      "accuracy": (centre - 0.05 / t + noise[1]).tolist()}
             runs.append(FakeRun(setting.key, seed, metrics, curves, div,
                                 int(rng.integers(0, epochs)) if div else None))
     return runs
@@ -175,5 +182,6 @@ def fake_store(path: str | os.PathLike, names: tuple[str, ...], seeds: int):
     for k, name in enumerate(names):
         s = study(name, seeds=seeds)
         fp = store.ensure_study(s)
-        store.write_chunk(fp, fake_runs(s, seeds, rng_seed=k), 1.0, {"backend": "synthetic"})
+        runs = fake_runs(s, seeds, rng_seed=k)
+        store.write_chunk(fp, runs, 1.0, {"backend": "synthetic"})
     return store

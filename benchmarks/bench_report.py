@@ -8,12 +8,12 @@ setting (``_base.fake_runs``): realistic shapes and sizes, no training needed.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ._base import EXAMPLES, fake_store
 
 SEEDS = 64
-NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)  # fixed, as for a golden-file report
+NOW = datetime(2025, 1, 1, tzinfo=UTC)  # fixed, as for a golden-file report
 _KEEP: dict = {}  # per process: asv re-runs setup before every sample
 
 

@@ -9,8 +9,15 @@ persistent compile cache. Only the peak-memory benchmark cuts the epochs (to 1).
 
 from __future__ import annotations
 
-from ._base import (EXAMPLES, JaxBenchmark, block, clear_compile_caches, jax_cache,
-                    skip_unless_slow, study)
+from ._base import (
+    EXAMPLES,
+    JaxBenchmark,
+    block,
+    clear_compile_caches,
+    jax_cache,
+    skip_unless_slow,
+    study,
+)
 
 TIMED = "article/example2"
 

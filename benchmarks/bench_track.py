@@ -51,8 +51,8 @@ def _measure() -> dict:
             s = study(name, seeds=TRACK_SEEDS)
             sweep(s, seeds=TRACK_SEEDS)
             fp = store.ensure_study(s)
-            done = sweep(s, seeds=TRACK_SEEDS,
-                         on_chunk=lambda recs, sec, fp=fp: store.write_chunk(fp, recs, sec, {}))
+            done = sweep(s, seeds=TRACK_SEEDS, on_chunk=lambda recs, sec, fp=fp:
+                         store.write_chunk(fp, recs, sec, {}))
             results = store.results(fp)
             labels = {x.key: setting_label(x) for x in s.settings()}
             for r in results.settings:

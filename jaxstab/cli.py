@@ -7,12 +7,18 @@ import csv
 import io
 import json
 import os
+import re
+import shlex
+import signal
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from jaxstab.errors import UserError
+from jaxstab.report._cli import add_parser as add_report_parser
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
-def _positive(name):
+def _positive(name, most=None):
     def parse(text):
         try:
             v = int(text)
@@ -28,6 +34,8 @@ def _positive(name):
             raise UserError(f"{name}: expected a positive integer, got {text!r}") from None
         if v < 1:
             raise UserError(f"{name}: expected a positive integer, got {v}")
+        if most is not None and v > most:
+            raise UserError(f"{name}: {v} is out of range, allowed 1..{most}")
         return v
     return parse
 
@@ -38,10 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="built-in studies, one line each").set_defaults(func=cmd_list)
     r = sub.add_parser("run", help="train every seed of every setting of studies")
     r.add_argument("study", nargs="+", help="built-in name, `article`, or a TOML path")
-    r.add_argument("--seeds", type=_positive("--seeds"), help="seeds per setting")
+    r.add_argument("--seeds", type=_positive("--seeds", 10_000_000), help="seeds per setting")
     r.add_argument("--store", default="results.sqlite")
     r.add_argument("--chunk-size", type=_positive("--chunk-size"), default=None,
-                   help="runs per compiled call (default 1024)")
+                   help="runs per compiled call (default: sized from the compiled "
+                        "program's memory analysis)")
+    r.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="multi-process run through jax.distributed: process 0's address")
+    r.add_argument("--num-processes", type=_positive("--num-processes"))
+    r.add_argument("--process-id", type=int)
     r.set_defaults(func=cmd_run)
     e = sub.add_parser("export", help="CSV, one row per (run, metric)")
     e.add_argument("--store", default="results.sqlite")
@@ -56,27 +69,42 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--correction", choices=("holm", "fdr_bh"), default="holm")
     c.add_argument("--json", action="store_true", help="print the same as JSON")
     c.set_defaults(func=cmd_compare)
+    add_report_parser(sub)
     return p
 
 
+def _one_line(text: str) -> str:
+    # A user's key or value can hold a newline; the contract is one line on stderr.
+    return re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]",
+                  lambda m: ascii(m.group())[1:-1], text)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
         args = build_parser().parse_args(argv)
+        args.argv = argv
         return args.func(args)
     except UserError as err:
-        print(f"jaxstab: error: {err}", file=sys.stderr)
+        print(f"jaxstab: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `jaxstab export | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print("jaxstab: interrupted; finished chunks are saved, run the same command again "
-              "to resume", file=sys.stderr)
+    except KeyboardInterrupt:  # before `run` opened its store, or another command
+        print("jaxstab: interrupted; nothing was being written, run the same command again",
+              file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the CLI boundary
+        if type(err) is sqlite3.DatabaseError:
+            # Damage that shows only when a page is read (opening checks what it can);
+            # OperationalError (locked, I/O, disk full) is not the input's fault.
+            print(f"jaxstab: error: --store: the results store is damaged "
+                  f"({_one_line(str(err))})", file=sys.stderr)
+            return 2
         if os.environ.get("JAXSTAB_DEBUG") == "1":
             raise
-        print(f"jaxstab: internal error: {type(err).__name__}: {err} "
+        print(f"jaxstab: internal error: {type(err).__name__}: {_one_line(str(err))} "
               f"(set JAXSTAB_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
 
@@ -106,35 +134,103 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _init_distributed(args) -> None:
+    """Join a jax.distributed job: each process trains its share of the runs and process
+    0 writes them all to the store (which every process must be able to read)."""
+    given = [args.coordinator is not None, args.num_processes is not None,
+             args.process_id is not None]
+    if not any(given):
+        return
+    if not all(given):
+        raise UserError("--coordinator, --num-processes and --process-id go together")
+    if not 0 <= args.process_id < args.num_processes:
+        raise UserError(f"--process-id: {args.process_id} is out of range, allowed "
+                        f"0..{args.num_processes - 1}")
+    import jax
+
+    # the CPU backend needs a collectives implementation to gather across processes
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=args.coordinator,
+                               num_processes=args.num_processes, process_id=args.process_id)
+
+
 def cmd_run(args) -> int:
     from jaxstab.study import expand_refs
 
     studies = expand_refs(args.study)  # validates every study before anything is written
+    _init_distributed(args)
     from jaxstab.env import environment
     from jaxstab.store import Store
     from jaxstab.summary import summary_lines
-    from jaxstab.sweep import DEFAULT_CHUNK, sweep
+    from jaxstab.sweep import sweep
 
-    store = Store(args.store)
-    env = environment()
-    total_runs, t0 = 0, time.perf_counter()
-    for study in studies:
-        fp = store.ensure_study(study)
-        seeds = args.seeds or study.seeds
-        done = store.done(fp)
-        stats = sweep(study, seeds=seeds, chunk_size=args.chunk_size or DEFAULT_CHUNK,
-                      skip=done,
-                      on_chunk=lambda recs, sec, fp=fp: store.write_chunk(fp, recs, sec, env),
-                      progress=_Progress(study.name))
-        total_runs += stats.runs
-        skipped = sum(1 for s in study.settings() for k in range(seeds) if (s.key, k) in done)
-        print(f"{study.name}: {stats.runs} runs trained, {skipped} already in the store")
-        for line in summary_lines(store.results(fp), seeds):
-            print("  " + line)
+    store = Store(args.store, on_wait=lambda msg: print(f"jaxstab: {msg}", file=sys.stderr,
+                                                        flush=True))
+    saved = 0
+    try:
+        env = environment()
+        total_runs, t0 = 0, time.perf_counter()
+        for study in studies:
+            fp = store.ensure_study(study)
+            seeds = args.seeds or study.seeds
+            done = store.done(fp)
+            late = 0  # runs another process running the same study stored first
+
+            def commit(recs, sec, fp=fp):
+                def write():  # counts before a held-back Ctrl-C is raised
+                    nonlocal saved, late
+                    added = store.write_chunk(fp, recs, sec, env)
+                    saved, late = saved + added, late + len(recs) - added
+
+                _uninterrupted(write)
+
+            stats = sweep(study, seeds=seeds, chunk_size=args.chunk_size,
+                          skip=done, on_chunk=commit, progress=_Progress(study.name))
+            total_runs += stats.runs
+            skipped = sum(1 for s in study.settings() for k in range(seeds)
+                          if (s.key, k) in done)
+            also = f", {late} of them stored first by another process" if late else ""
+            print(f"{study.name}: {stats.runs} runs trained{also}, {skipped} already in the "
+                  f"store")
+            for line in summary_lines(store.results(fp), seeds):
+                print("  " + line)
+    except KeyboardInterrupt:
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # off the progress bar's line
+        print(_one_line(f"jaxstab: interrupted; {saved} finished runs of this session are "
+                        f"saved in {args.store}; resume with: jaxstab "
+                        f"{shlex.join(args.argv)}"), file=sys.stderr)
+        return 130
+    finally:
+        store.close()
     seconds = time.perf_counter() - t0
     print(f"{total_runs} runs in {seconds:.1f} s, {total_runs / max(seconds, 1e-9):.1f} runs/s")
-    store.close()
     return 0
+
+
+def _uninterrupted(fn):
+    """Call ``fn`` (a commit) with a first Ctrl-C held back until it returns, so a chunk
+    that finished training is saved whole; a second Ctrl-C stops at once (the commit
+    then rolls back: the store never holds part of a chunk)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # e.g. under nohup
+        return fn()
+    held = []
+
+    def hold(signum, frame):
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+        print("jaxstab: saving the finished chunk, then stopping (Ctrl-C again to stop "
+              "at once)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        return fn()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+        if held:
+            raise KeyboardInterrupt
 
 
 def cmd_compare(args) -> int:
@@ -192,11 +288,19 @@ def cmd_export(args) -> int:
     out = Path(args.out)
     if not out.parent.exists():
         raise UserError(f"--out: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise UserError(f"--out: {out} is a folder, expected a file")
     # Write beside the target and rename, so a failure never leaves half a file.
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, out)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        with os.fdopen(fd, "w") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, out)
+    except OSError as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise UserError(f"--out: cannot write {out} ({e.strerror or e})") from None
     return 0
 
 

@@ -1,7 +1,9 @@
 """Flax modules, written for a batch of examples and one seed (the sweep adds seeds).
 
-Initializers follow Keras's defaults (Glorot-uniform kernels, zero biases) because the
+Dense layers start as Keras's do (Glorot-uniform kernels, zero biases) because the
 article's examples are Keras scripts and the faithful studies must start where they do.
+The CNN and the GRU are MNIST-1D's (Greydanus, "Scaling down deep learning"); recurrent
+cells are Flax's own (``SimpleCell``, ``LSTMCell``, ``GRUCell``) with their defaults.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxstab.study import ModelConfig
+from jaxstab.study import RECURRENT, ModelConfig
 
 _ACT = {"relu": nn.relu, "tanh": jnp.tanh, "sigmoid": nn.sigmoid, "linear": lambda x: x}
 _KERAS_DENSE = dict(kernel_init=nn.initializers.glorot_uniform(),
                     bias_init=nn.initializers.zeros)
+_CELLS = {"rnn": nn.SimpleCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 
 
 class MLP(nn.Module):
@@ -26,6 +29,8 @@ class MLP(nn.Module):
     def __call__(self, x, dropout_rate=None, dropout_key=None):
         for i, width in enumerate(self.hidden):
             x = _ACT[self.activation](nn.Dense(width, **_KERAS_DENSE)(x))
+            # Kept for the dead-unit count (``apply(..., mutable=["intermediates"])``).
+            self.sow("intermediates", f"hidden_{i}", x)
             if dropout_key is not None:
                 # flax's nn.Dropout needs a Python-float rate; here the rate is a vmapped
                 # hyperparameter (an array), so the inverted-dropout mask is drawn directly.
@@ -35,15 +40,99 @@ class MLP(nn.Module):
         return nn.Dense(self.n_out, **_KERAS_DENSE)(x)
 
 
+class CNN(nn.Module):
+    """MNIST-1D's ConvBase: three 1-D convolutions (kernel 5, 3, 3; stride 2; padding
+    1; ReLU), flattened into one linear layer. On length 40: 19, 10, 5 positions."""
+
+    channels: int
+    n_out: int
+
+    @nn.compact
+    def __call__(self, x, dropout_rate=None, dropout_key=None):
+        h = x[..., None]  # (batch, length, 1 channel)
+        for i, k in enumerate((5, 3, 3)):
+            h = nn.relu(nn.Conv(self.channels, (k,), strides=(2,), padding=[(1, 1)])(h))
+            self.sow("intermediates", f"hidden_{i}", h)
+        h = h.reshape(h.shape[0], -1)
+        return nn.Dense(self.n_out)(h)
+
+
+class _Step(nn.Module):
+    """One recurrent step; ``e`` is added to the new hidden state. It is zero, so it
+    changes nothing, but the gradient with respect to it is dLoss/dh_t."""
+
+    kind: str
+    features: int
+
+    @nn.compact
+    def __call__(self, carry, inp):
+        x, e = inp
+        carry, _ = _CELLS[self.kind](self.features, name="cell")(carry, x)
+        if self.kind == "lstm":
+            c, h = carry
+            h = h + e
+            carry = (c, h)
+        else:
+            h = carry = carry + e
+        return carry, h
+
+
+_Scan = nn.scan(_Step, variable_broadcast="params", split_rngs={"params": False},
+                in_axes=0, out_axes=0)
+
+
+class Recurrent(nn.Module):
+    """A sequence model over the features of an example read as time steps (one input
+    per step); the classifier reads the last state (``last``) or every state
+    (``flatten``, MNIST-1D's GRU), of both directions when ``bidirectional``."""
+
+    kind: str
+    features: int
+    bidirectional: bool
+    readout: str
+    n_out: int
+
+    def zeros(self, batch: int, length: int):
+        """The perturbation ``eps`` of ``__call__``: (length, batch, features)."""
+        return jnp.zeros((length, batch, self.features), jnp.float32)
+
+    @nn.compact
+    def __call__(self, x, dropout_rate=None, dropout_key=None, eps=None):
+        batch, length = x.shape
+        seq = jnp.swapaxes(x, 0, 1)[..., None]  # time-major (length, batch, 1)
+        h0 = jnp.zeros((batch, self.features), x.dtype)
+        c0 = (h0, h0) if self.kind == "lstm" else h0
+        eps = self.zeros(batch, length) if eps is None else eps
+        last, hs = _Scan(self.kind, self.features, name="forward")(c0, (seq, eps))
+        states = [hs]
+        finals = [last[1] if self.kind == "lstm" else last]
+        if self.bidirectional:
+            lb, hb = _Scan(self.kind, self.features, name="backward")(
+                c0, (seq[::-1], jnp.zeros_like(eps)))
+            states.append(hb[::-1])
+            finals.append(lb[1] if self.kind == "lstm" else lb)
+        if self.readout == "flatten":
+            feat = jnp.concatenate([jnp.swapaxes(s, 0, 1).reshape(batch, -1)
+                                    for s in states], axis=-1)
+        else:
+            feat = jnp.concatenate(finals, axis=-1)
+        return nn.Dense(self.n_out)(feat)
+
+
 def build_model(cfg: ModelConfig, n_classes: int) -> nn.Module:
     """Returns a module producing logits: one column for a sigmoid head, else n_classes."""
     n_out = 1 if cfg.head == "sigmoid" else n_classes
+    if cfg.name == "cnn":
+        return CNN(channels=cfg.n_channels, n_out=n_out)
+    if cfg.name in RECURRENT:
+        return Recurrent(kind=cfg.name, features=cfg.n_state, bidirectional=cfg.both_ways,
+                         readout=cfg.read, n_out=n_out)
     hidden = () if cfg.name == "logistic" else cfg.hidden
     return MLP(hidden=hidden, activation=cfg.activation, n_out=n_out)
 
 
 def l2_penalty(params) -> jnp.ndarray:
-    """Σ w² over every Dense kernel, as Keras's ``l2(c)`` sums it (times c elsewhere)."""
+    """Σ w² over every kernel, as Keras's ``l2(c)`` sums it (times c elsewhere)."""
     leaves = jax.tree_util.tree_leaves_with_path(params)
     return sum(jnp.sum(jnp.square(w)) for path, w in leaves
                if getattr(path[-1], "key", None) == "kernel")

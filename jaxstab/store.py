@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from jaxstab.errors import UserError
 from jaxstab.study import Study, study_from_dict
 
 SCHEMA_VERSION = 1
+_TABLES = ("meta", "studies", "chunks", "runs", "metrics", "curves")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
@@ -62,44 +64,123 @@ class StudyResults:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike, *, create: bool = True):
+    """``on_wait(message)`` is called once if a write has to wait for another process
+    holding the store's write lock (the CLI prints it), before waiting for as long as it
+    takes."""
+
+    def __init__(self, path: str | os.PathLike, *, create: bool = True,
+                 on_wait: Callable[[str], None] | None = None):
         self.path = Path(path)
-        if not self.path.exists() and not create:
+        self._on_wait, self._waited = on_wait, False
+        existed = self.path.exists()
+        if existed and self.path.is_dir():
+            raise UserError(f"--store: {self.path} is a folder, expected a file")
+        if not existed and not create:
             raise UserError(f"--store: no results store at {self.path}; run `jaxstab run` "
                             f"first")
-        if self.path.exists() and self.path.is_dir():
-            raise UserError(f"--store: {self.path} is a folder, expected a file")
+        if not existed and not self.path.parent.is_dir():
+            why = (f"{self.path.parent} is not a folder" if self.path.parent.exists()
+                   else f"folder {self.path.parent} does not exist")
+            raise UserError(f"--store: cannot create {self.path}: {why}")
+        if existed and create and not os.access(self.path, os.R_OK | os.W_OK):
+            raise UserError(f"--store: {self.path} is not writable")
         try:
             self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=60000")
-            with self._tx():
-                # One statement at a time: executescript() would commit mid-transaction.
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
-                row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if row is None:
-                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)",
-                                    (str(SCHEMA_VERSION),))
-                elif int(row[0]) != SCHEMA_VERSION:
-                    raise UserError(f"--store: {self.path} has schema version {row[0]}, "
-                                    f"this jaxstab reads version {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as e:
-            raise UserError(f"--store: {self.path} is not a usable results store ({e})") \
-                from None
+        except sqlite3.Error as e:
+            raise UserError(f"--store: cannot open {self.path} ({e})") from None
+        try:
+            self._open(existed, create)
+        except BaseException as e:
+            self.db.close()
+            if isinstance(e, sqlite3.OperationalError):
+                verb = "use" if existed else "create"
+                raise UserError(f"--store: cannot {verb} {self.path} ({e})") from None
+            if isinstance(e, sqlite3.DatabaseError):
+                raise UserError(f"--store: {self.path} is not a usable results store "
+                                f"({e})") from None
+            raise
+
+    def _open(self, existed: bool, create: bool) -> None:
+        # Everything is checked read-only first, so a store this jaxstab cannot use (a
+        # damaged file, another program's database, another schema version) is left
+        # byte for byte as it was; switching to WAL would already rewrite its header.
+        fresh = not self._check() if existed else True
+        if not create:
+            if fresh:
+                raise UserError(f"--store: {self.path} holds no results; run `jaxstab run` "
+                                f"first")
+            return
+        if not fresh:
+            # A damaged page is only found by reading it; find it before appending.
+            bad = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if bad != "ok":
+                raise UserError(f"--store: {self.path} is not a usable results store "
+                                f"(damaged: {bad.splitlines()[-1]})")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        with self._tx():
+            # One statement at a time: executescript() would commit mid-transaction.
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self.db.execute(stmt)
+            # Re-read under the write lock: another process may have created it meanwhile.
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                self.db.execute("INSERT INTO meta VALUES ('schema', ?)",
+                                (str(SCHEMA_VERSION),))
+            elif row[0] != str(SCHEMA_VERSION):
+                raise self._version_error(row[0])
+
+    def _check(self) -> bool:
+        """Whether the existing file holds a store of this schema (False: an empty
+        database, e.g. one whose creation was interrupted); raise if it is unusable."""
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return False
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() \
+            if "meta" in tables else None
+        if row is None:
+            raise UserError(f"--store: {self.path} is an SQLite database but not a jaxstab "
+                            f"results store (it has tables {', '.join(sorted(tables))})")
+        if str(row[0]) != str(SCHEMA_VERSION):
+            raise self._version_error(row[0])
+        missing = sorted(set(_TABLES) - tables)
+        if missing:
+            raise UserError(f"--store: {self.path} is not a usable results store (damaged: "
+                            f"table {missing[0]} is missing)")
+        return True
+
+    def _version_error(self, found) -> UserError:
+        return UserError(f"--store: {self.path} has schema version {found!r}, this jaxstab "
+                         f"reads version {SCHEMA_VERSION}; use another --store")
 
     @contextmanager
     def _tx(self):
         # BEGIN IMMEDIATE takes the write lock up front, so two processes writing the same
         # store serialize instead of failing halfway through a chunk.
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def _begin(self) -> None:
+        # Short tries, so that Ctrl-C is seen between them while another process writes.
+        self.db.execute("PRAGMA busy_timeout=2000")
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+            if not self._waited and self._on_wait is not None:
+                self._on_wait(f"{self.path} is being written by another process; waiting "
+                              f"for its lock")
+            self._waited = True
 
     def close(self) -> None:
         self.db.close()

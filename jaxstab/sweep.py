@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -23,7 +24,8 @@ from jaxstab.data import get_dataset
 from jaxstab.study import CONTINUOUS, SOURCES, Setting, Study
 from jaxstab.train import make_run
 
-DEFAULT_CHUNK = 1024
+DEFAULT_CHUNK = 1024  # largest automatic chunk on the CPU
+MAX_CHUNK_ACCEL = 65536  # largest automatic chunk on an accelerator
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,9 @@ def _host_seed_program():
     return jax.jit(jax.vmap(one, in_axes=(None, 0)))
 
 
-def _host_data(settings: list[Setting], seeds: list[int], study_seed: int) -> dict:
+def _host_data(settings: list[Setting], seeds: list[int], study_seed: int,
+               idx: np.ndarray) -> dict:
     """Per-run NumPy data for datasets that are drawn on the host, stacked."""
-    idx = np.concatenate([source_indices(s, [k]) for s, k in zip(settings, seeds)])
     ints = np.asarray(_host_seed_program()(study_seed, idx))
     rows = []
     for setting, seed_ints in zip(settings, ints):
@@ -104,21 +106,51 @@ def _host_data(settings: list[Setting], seeds: list[int], study_seed: int) -> di
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
-def _hparams(settings: list[Setting]) -> dict:
-    return {n: np.asarray([s.hparams[n] for s in settings], np.float32) for n in CONTINUOUS}
+def _mesh():
+    """A 1-D mesh over this process's devices: the seed axis is split across them."""
+    devs = jax.local_devices()
+    if len(devs) < 2:
+        return None
+    return jax.sharding.Mesh(np.array(devs), ("runs",))
+
+
+def _shard(tree, mesh):
+    if mesh is None or tree is None:
+        return tree
+    sh = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+    return jax.tree_util.tree_map(lambda a: jax.device_put(a, sh), tree)
+
+
+def _inputs(settings: list[Setting], seeds: list[int], study_seed: int):
+    """Host arrays for one chunk, built per distinct setting with NumPy (a Python call
+    per run costs more than a GPU spends training it at 100k runs a chunk)."""
+    host = get_dataset(settings[0].data).host
+    seeds_arr = np.asarray(seeds, np.int64)
+    which: dict[int, tuple[Setting, list]] = {}
+    for i, s in enumerate(settings):
+        which.setdefault(id(s), (s, []))[1].append(i)
+    idx = np.zeros((len(seeds_arr), len(SOURCES)), np.uint32)
+    hp = {n: np.zeros(len(seeds_arr), np.float32) for n in CONTINUOUS}
+    for setting, rows in which.values():
+        rows = np.asarray(rows)
+        idx[rows] = source_indices(setting, seeds_arr[rows])
+        for n, v in setting.hparams.items():
+            hp[n][rows] = v
+    data = _host_data(settings, seeds, study_seed, idx) if host else None
+    return np.uint32(study_seed), idx, hp, data
 
 
 def execute(settings: list[Setting], seeds: list[int], *, study_seed: int,
             vmapped: bool = True) -> dict:
-    """Run ``(settings[i], seeds[i])`` for every i in one program; all share a static."""
+    """Run ``(settings[i], seeds[i])`` for every i in one program; all share a static.
+    With several local devices the run axis is sharded over them (no communication
+    between runs); ``vmapped=False`` runs them one at a time (the reference)."""
     static = settings[0].static
     host = get_dataset(settings[0].data).host
-    idx = np.concatenate([source_indices(s, [k]) for s, k in zip(settings, seeds)])
-    hp = _hparams(settings)
-    data = _host_data(settings, seeds, study_seed) if host else None
-    seed_arr = np.uint32(study_seed)
+    seed_arr, idx, hp, data = _inputs(settings, seeds, study_seed)
     if vmapped:
-        out = _program(static, host)(seed_arr, idx, hp, data)
+        mesh = _mesh()
+        out = _program(static, host)(seed_arr, *_shard((idx, hp, data), mesh))
         return jax.device_get(out)
     prog = _program(static, host, vmapped=False)
     outs = []
@@ -129,17 +161,60 @@ def execute(settings: list[Setting], seeds: list[int], *, study_seed: int,
     return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *outs)
 
 
+def _budget_bytes() -> int:
+    """Memory a chunk may use: half the accelerator's free memory, a quarter of RAM on
+    the CPU (which has no memory_stats)."""
+    stats = jax.local_devices()[0].memory_stats()
+    if stats and "bytes_limit" in stats:
+        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    return int(0.25 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def bytes_per_run(settings: list[Setting], study_seed: int, probe: int = 8) -> float:
+    """Device memory per run, from the compiled program's memory analysis at a small
+    probe size (arguments, outputs and temporaries all grow with the run axis)."""
+    static = settings[0].static
+    host = get_dataset(settings[0].data).host
+    n = probe * max(1, len(jax.local_devices()))
+    pick = [settings[i % len(settings)] for i in range(n)]
+    args = _inputs(pick, list(range(n)), study_seed)
+    mem = _program(static, host).lower(*args).compile().memory_analysis()
+    if mem is None:
+        return 0.0
+    total = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
+    return total / n
+
+
+def auto_chunk(settings: list[Setting], study_seed: int, n_runs: int) -> int:
+    """Largest chunk that fits the memory budget, capped (bigger chunks stop paying off
+    well before memory runs out, and a chunk is also the unit of resumption)."""
+    cap = MAX_CHUNK_ACCEL if jax.default_backend() != "cpu" else DEFAULT_CHUNK
+    per_run = bytes_per_run(settings, study_seed)
+    if per_run > 0:
+        cap = min(cap, max(1, int(_budget_bytes() // per_run)))
+    return max(1, min(n_runs, cap))
+
+
+def _is_oom(err: Exception) -> bool:
+    text = str(err)
+    return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
+
+
 def _records(settings, seeds, out) -> list[RunRecord]:
+    # Bulk .tolist() conversions: at 100k runs a chunk, per-element float() calls would
+    # cost more than the training itself.
+    div = np.asarray(out["diverged"], bool)
+    steps = np.asarray(out["diverged_step"]).tolist()
+    metrics = {k: np.where(div | ~np.isfinite(v), np.nan, v).tolist()
+               for k, v in out["metrics"].items()}
+    curves = {k: np.asarray(v, np.float64).tolist() for k, v in out["curves"].items()}
     recs = []
     for i, (setting, seed) in enumerate(zip(settings, seeds)):
-        div = bool(out["diverged"][i])
-        metrics = {k: (None if div or not np.isfinite(v[i]) else float(v[i]))
-                   for k, v in out["metrics"].items()}
-        metrics["diverged"] = float(div)
-        curves = {k: [float(x) for x in v[i]] for k, v in out["curves"].items()}
-        step = int(out["diverged_step"][i])
-        recs.append(RunRecord(setting.key, int(seed), metrics, curves, div,
-                              step if div else None))
+        d = bool(div[i])
+        m = {k: (None if v[i] != v[i] else v[i]) for k, v in metrics.items()}
+        m["diverged"] = float(d)
+        recs.append(RunRecord(setting.key, int(seed), m, {k: v[i] for k, v in curves.items()},
+                              d, steps[i] if d else None))
     return recs
 
 
@@ -153,39 +228,79 @@ def plan(study: Study, seeds: int, skip=frozenset()) -> list[list[tuple[Setting,
     return list(groups.values())
 
 
-def chunk_bounds(n: int, chunk_size: int) -> tuple[int, int]:
-    """(number of chunks, runs per chunk): equal chunks, so one compile serves them all."""
+def chunk_bounds(n: int, chunk_size: int, multiple: int = 1) -> tuple[int, int]:
+    """(number of chunks, runs per chunk): equal chunks, so one compile serves them all;
+    a multiple of the device count, so the run axis splits evenly over devices."""
     n_chunks = math.ceil(n / chunk_size)
-    return n_chunks, math.ceil(n / n_chunks)
+    size = math.ceil(n / n_chunks)
+    return n_chunks, math.ceil(size / multiple) * multiple
 
 
-def sweep(study: Study, *, seeds: int | None = None, chunk_size: int = DEFAULT_CHUNK,
+def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
           skip=frozenset(), on_chunk: Callable[[list[RunRecord], float], None] | None = None,
           progress: Callable[[int, int], None] | None = None) -> SweepStats:
     """Train every (setting, seed) not in ``skip``; hand each finished chunk's records to
-    ``on_chunk`` (the store commits them) before starting the next."""
+    ``on_chunk`` (the store commits them) before starting the next.
+
+    ``chunk_size=None`` sizes chunks from the compiled program's memory analysis. An
+    out-of-memory error halves the chunk and carries on. Under ``jax.distributed`` with
+    several processes, each process trains its share of the runs and process 0 receives
+    every record (``on_chunk`` is called there only).
+    """
     seeds = study.seeds if seeds is None else seeds
     groups = plan(study, seeds, skip)
     stats = SweepStats(groups=len(groups))
     total = sum(len(g) for g in groups)
     start = time.perf_counter()
+    n_proc, rank = jax.process_count(), jax.process_index()
+    ndev = len(jax.local_devices())
     for group in groups:
-        n_chunks, size = chunk_bounds(len(group), chunk_size)
-        for c in range(n_chunks):
-            part = group[c * size:(c + 1) * size]
-            padded = part + [part[-1]] * (size - len(part))
+        share = group[rank::n_proc]
+        todo_max = math.ceil(len(group) / n_proc)
+        settings = [s for s, _ in group]
+        size = chunk_size or auto_chunk(settings, study.seed, todo_max)
+        pos = 0
+        while pos < todo_max:
+            _, size_now = chunk_bounds(todo_max - pos, size, ndev)
+            part = share[pos:pos + size_now]
+            # every process runs a chunk of the same shape, padded with a repeated run
+            filler = part[-1] if part else group[0]
+            padded = part + [filler] * (size_now - len(part))
             t0 = time.perf_counter()
-            out = execute([s for s, _ in padded], [k for _, k in padded],
-                          study_seed=study.seed)
-            recs = _records([s for s, _ in part], [k for _, k in part],
-                            jax.tree_util.tree_map(lambda a: a[:len(part)], out))
+            try:
+                out = execute([s for s, _ in padded], [k for _, k in padded],
+                              study_seed=study.seed)
+            except Exception as err:  # noqa: BLE001 - only out-of-memory is handled
+                if not _is_oom(err) or size_now <= ndev or n_proc > 1:
+                    raise
+                size = max(ndev, size_now // 2)
+                continue
+            if n_proc > 1:
+                recs = _gather_records(group, n_proc, pos, size_now, out)
+            else:
+                recs = _records([s for s, _ in part], [k for _, k in part],
+                                jax.tree_util.tree_map(lambda a: a[:len(part)], out))
             seconds = time.perf_counter() - t0
-            if on_chunk is not None:
+            pos += size_now
+            if on_chunk is not None and rank == 0:
                 on_chunk(recs, seconds)
-            stats.runs += len(part)
+            stats.runs += len(recs)
             stats.chunks += 1
-            stats.per_chunk.append((len(part), seconds))
+            stats.per_chunk.append((len(recs), seconds))
             if progress is not None:
                 progress(stats.runs, total)
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def _gather_records(group, n_proc: int, pos: int, size: int, out) -> list[RunRecord]:
+    """All processes' results of this chunk step, on every process (stacked by rank)."""
+    from jax.experimental import multihost_utils
+
+    allout = multihost_utils.process_allgather(out)
+    recs = []
+    for r in range(n_proc):
+        part = group[r::n_proc][pos:pos + size]
+        mine = jax.tree_util.tree_map(lambda a: np.asarray(a)[r][:len(part)], allout)
+        recs.extend(_records([s for s, _ in part], [k for _, k in part], mine))
+    return recs

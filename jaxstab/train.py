@@ -16,9 +16,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxstab.metrics import binary_metrics, correct, scores_and_loss
+from jaxstab.data import get_dataset
+from jaxstab.data._real import signal_step
+from jaxstab.metrics import (binary_metrics, correct, multiclass_loss, multiclass_metrics,
+                             scores_and_loss)
 from jaxstab.models import build_model, l2_penalty
 from jaxstab.optim import make_optimizer
+from jaxstab.study import RECURRENT
 
 
 def _tree_where(cond, new, old):
@@ -29,31 +33,79 @@ def _all_finite(tree) -> jnp.ndarray:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def _evaluate(apply, params, data: dict) -> dict:
+def _evaluate(apply, params, data: dict, *, multiclass: bool = False,
+              dead_units: bool = False) -> dict:
     """End-of-training evaluation: mean cross-entropy (without the L2 penalty) and
-    accuracy on the training split, plus scikit-learn's metrics on the test split."""
+    accuracy on the training split, plus scikit-learn's metrics on the test split, the
+    train-test accuracy gap and, for ReLU networks, the share of dead units."""
     out = {}
     parts = [("train", "train")] + ([("test", "test")] if "x_test" in data else [])
     for part, prefix in parts:
         x, y, m = data[f"x_{part}"], data[f"y_{part}"], data[f"m_{part}"]
-        score, per = scores_and_loss(apply(params, x), y)
-        mets = binary_metrics(score, y, m)
+        if dead_units and part == "train":
+            logits, state = apply(params, x, mutable=["intermediates"])
+            out["dead_relu"] = _dead_share(state["intermediates"], m)
+        else:
+            logits = apply(params, x)
+        if multiclass:
+            per, _ = multiclass_loss(logits, y)
+            mets = multiclass_metrics(logits, y, m)
+        else:
+            score, per = scores_and_loss(logits, y)
+            mets = binary_metrics(score, y, m)
         out[f"{prefix}_loss"] = jnp.sum(m * per) / jnp.sum(m)
         out[f"{prefix}_accuracy"] = mets["accuracy"]
         if part == "test":
             for name in ("balanced_accuracy", "f1", "roc_auc"):
                 out[name] = mets[name]
+    if "test_accuracy" in out:
+        out["train_test_gap"] = out["train_accuracy"] - out["test_accuracy"]
     return out
+
+
+def _dead_share(intermediates, m) -> jnp.ndarray:
+    """Share of hidden ReLU units that output 0 on every real training example: a dead
+    unit gets no gradient, so it stays dead."""
+    dead, total = 0.0, 0
+    for h in jax.tree_util.tree_leaves(intermediates):
+        mask = m.reshape((-1,) + (1,) * (h.ndim - 1))
+        alive = jnp.any((h > 0) & (mask > 0), axis=0)
+        dead = dead + jnp.sum(~alive)
+        total += alive.size
+    return dead / total
+
+
+def _curve_shape(loss_curve) -> dict:
+    """How erratic the epoch-loss curve is: the share of epochs whose loss rose over the
+    previous epoch, and its total variation Σ|Δloss| (NaN / 0 with a single epoch)."""
+    diff = jnp.diff(loss_curve)
+    rises = (jnp.mean((diff > 0).astype(jnp.float32)) if diff.size
+             else jnp.array(jnp.nan, jnp.float32))
+    return {"loss_rises": rises, "loss_variation": jnp.sum(jnp.abs(diff))}
 
 
 @functools.lru_cache(maxsize=None)
 def make_run(static: tuple):
     """``static`` is ``Setting.static``: (data, model, train configs, flags)."""
-    data_cfg, model_cfg, train_cfg, (use_dropout, _) = static
-    model = build_model(model_cfg, n_classes=2)
+    data_cfg, model_cfg, train_cfg, (use_dropout, _, use_l2) = static
+    n_classes = get_dataset(data_cfg).n_classes
+    model = build_model(model_cfg, n_classes=n_classes)
     if train_cfg.optimizer == "newton":
         return _make_newton_run(model, model_cfg, train_cfg)
     batch, epochs = train_cfg.batch_size, train_cfg.epochs
+    padded = get_dataset(data_cfg).host
+    multiclass = model_cfg.head == "softmax" and n_classes > 2
+    recurrent = model_cfg.name in RECURRENT
+    weighted = data_cfg.resample == "class_weight"
+    dead_units = (model_cfg.name == "cnn" or (
+        model_cfg.name == "mlp" and model_cfg.activation == "relu" and model_cfg.hidden))
+
+    def fit(logits, y):
+        """Per-example loss and correctness (Keras's BinaryAccuracy: p > 0.5)."""
+        if multiclass:
+            return multiclass_loss(logits, y)
+        score, per = scores_and_loss(logits, y)
+        return per, correct(score, y)
 
     def run(keys: dict, hp: dict, data: dict) -> dict:
         x, y, m = data["x_train"], data["y_train"], data["m_train"]
@@ -62,38 +114,72 @@ def make_run(static: tuple):
         n_valid = jnp.sum(m)
         params = model.init(keys["init"], x[:1])
         tx = make_optimizer(train_cfg, hp)
+        # "Early" is the step holding the label's evidence: the first one, or `lag`
+        # steps before the end (long_range).
+        early_step = signal_step(x.shape[1], hp["lag"]) if recurrent else 0
+        if weighted:
+            # scikit-learn's class_weight="balanced": n / (classes present x n_c).
+            counts = jnp.sum(m[:, None] * (y[:, None] == jnp.arange(n_classes)), axis=0)
+            present = jnp.sum(counts > 0)
+            class_w = jnp.where(counts > 0, n_valid / (present * jnp.maximum(counts, 1)), 0.0)
 
-        def loss_fn(p, xb, yb, wb, dkey):
-            logits = (model.apply(p, xb, hp["dropout"], dkey) if use_dropout
-                      else model.apply(p, xb))
-            score, per = scores_and_loss(logits, yb)
-            data_loss = jnp.sum(wb * per) / jnp.maximum(jnp.sum(wb), 1.0)
+        def loss_fn(p, eps, xb, yb, wb, wl, dkey):
+            if recurrent:
+                logits = model.apply(p, xb, eps=eps)
+            elif use_dropout:
+                logits = model.apply(p, xb, hp["dropout"], dkey)
+            else:
+                logits = model.apply(p, xb)
+            per, hit = fit(logits, yb)
+            # wl: wb times class weights; normalized by the batch's real examples as
+            # Keras normalizes a class-weighted loss.
+            data_loss = jnp.sum((wb if wl is None else wl) * per) / jnp.maximum(
+                jnp.sum(wb), 1.0)
             # Keras adds c·Σw² per regularized kernel to the loss it minimizes and logs.
-            return data_loss + hp["l2"] * l2_penalty(p), score
+            if use_l2:
+                data_loss = data_loss + hp["l2"] * l2_penalty(p)
+            return data_loss, hit
 
         def step(carry, inp):
             params, opt_state, div, div_step, t = carry
             idx, valid = inp
             xb, yb = x[idx], y[idx]
             wb = valid * m[idx]
+            # None keeps the unweighted program exactly the one the article's studies ran.
+            wl = wb * class_w[yb.astype(jnp.int32)] if weighted else None
+            if "w_train" in data:  # per-example weights drawn on the host (data._host)
+                wl = (wb if wl is None else wl) * data["w_train"][idx]
             dkey = jax.random.fold_in(keys["dropout"], t) if use_dropout else None
-            (loss, score), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-                params, xb, yb, wb, dkey)
+            # For recurrent models, the gradient with respect to a zero added to every
+            # hidden state is dLoss/dh_t: how much the loss still "hears" step t.
+            eps = model.zeros(batch, x.shape[1]) if recurrent else None
+            (loss, hit), (grads, g_eps) = jax.value_and_grad(
+                loss_fn, argnums=(0, 1), has_aux=True)(params, eps, xb, yb, wb, wl, dkey)
             updates, new_state = tx.update(grads, opt_state, params)
             new_params = optax.apply_updates(params, updates)
             nb = jnp.sum(wb)
             active = (nb > 0) & ~div
-            ok = jnp.isfinite(loss) & _all_finite(new_params)
-            # A blown-up run keeps its last finite parameters and stops updating: the
-            # divergence is recorded, never raised, and other runs are unaffected.
+            # The step whose loss is NaN/inf is the divergence step; the run stops
+            # updating there (an update that overflows the parameters shows up as a
+            # non-finite loss one step later). Recorded, never raised; other runs in the
+            # vmapped chunk are unaffected. Checking the loss alone keeps the step cheap.
+            ok = jnp.isfinite(loss)
             take = active & ok
             params = _tree_where(take, new_params, params)
-            opt_state = _tree_where(take, new_state, opt_state)
+            # Only padded (host-resampled) data has empty steps that must not advance
+            # the optimizer; elsewhere a diverged run's optimizer state no longer matters
+            # (its parameters are frozen above), and skipping this select over the whole
+            # state is a measured ~20% of a small network's step.
+            opt_state = _tree_where(take, new_state, opt_state) if padded else new_state
             newly = active & ~ok
             div_step = jnp.where(newly, t, div_step)
             stats = (jnp.where(take, loss * nb, 0.0),
-                     jnp.where(take, jnp.sum(wb * correct(score, yb)), 0.0),
+                     jnp.where(take, jnp.sum(wb * hit), 0.0),
                      jnp.where(take, nb, 0.0))
+            if recurrent:
+                stats += (jnp.where(take, jnp.linalg.norm(g_eps[early_step]), 0.0),
+                          jnp.where(take, jnp.linalg.norm(g_eps[-1]), 0.0),
+                          take.astype(jnp.float32))
             return (params, opt_state, div | newly, div_step, t + (nb > 0)), stats
 
         def epoch(carry, e):
@@ -104,19 +190,33 @@ def make_run(static: tuple):
             pad = steps * batch - n_rows
             idx = jnp.concatenate([perm, jnp.zeros(pad, perm.dtype)]).reshape(steps, batch)
             valid = (jnp.arange(steps * batch) < n_valid).astype(jnp.float32)
-            carry, (ls, cs, ns) = jax.lax.scan(step, carry, (idx, valid.reshape(steps, batch)))
+            carry, (ls, cs, ns, *grad) = jax.lax.scan(
+                step, carry, (idx, valid.reshape(steps, batch)))
             n = jnp.maximum(jnp.sum(ns), 1.0)
             # Keras's history reports the running mean over the epoch's batches,
             # weighted by batch size, computed before each batch's update.
-            return carry, (jnp.sum(ls) / n, jnp.sum(cs) / n)
+            out = (jnp.sum(ls) / n, jnp.sum(cs) / n)
+            if recurrent:  # mean gradient norms over the epoch's steps
+                early, late, taken = grad
+                k = jnp.maximum(jnp.sum(taken), 1.0)
+                out += (jnp.sum(early) / k, jnp.sum(late) / k)
+            return carry, out
 
         init = (params, tx.init(params), jnp.array(False), jnp.array(-1, jnp.int32),
                 jnp.array(0, jnp.int32))
-        (params, _, div, div_step, _), (loss_curve, acc_curve) = jax.lax.scan(
+        (params, _, div, div_step, _), (loss_curve, acc_curve, *grad) = jax.lax.scan(
             epoch, init, jnp.arange(epochs))
-        metrics = _evaluate(model.apply, params, data)
+        metrics = _evaluate(model.apply, params, data, multiclass=multiclass,
+                            dead_units=dead_units)
         metrics["epoch_accuracy"] = acc_curve[-1]
-        return {"metrics": metrics, "curves": {"loss": loss_curve, "accuracy": acc_curve},
+        metrics.update(_curve_shape(loss_curve))
+        curves = {"loss": loss_curve, "accuracy": acc_curve}
+        if recurrent:
+            early, late = grad
+            curves.update(grad_early=early, grad_late=late)
+            metrics.update(grad_early=early[-1], grad_late=late[-1],
+                           grad_ratio=early[-1] / late[-1])
+        return {"metrics": metrics, "curves": curves,
                 "diverged": div, "diverged_step": div_step}
 
     return run

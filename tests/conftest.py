@@ -16,6 +16,8 @@ def tiny(name: str = "article/example2", *, seeds: int = 4, **edits) -> "Study":
     if d["data"]["name"] == "article_uniform":
         d["data"]["n_samples"] = 96
         d["train"]["epochs"] = 2
+    if "factors" in edits:
+        d["claims"] = []  # they name the built-in's factor values
     for path, value in edits.items():
         section, _, key = path.partition("__")
         if key:

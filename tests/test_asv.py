@@ -21,13 +21,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINE = "jaxstab-test"
-GIT_ID = {"GIT_AUTHOR_NAME": "jaxstab test", "GIT_AUTHOR_EMAIL": "test@jaxstab.invalid",
-          "GIT_COMMITTER_NAME": "jaxstab test", "GIT_COMMITTER_EMAIL": "test@jaxstab.invalid"}
+GIT_ID = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+          for what, value in (("NAME", "jaxstab test"), ("EMAIL", "test@jaxstab.invalid"))}
 
 
 def _run(cmd: list[str], cwd: Path, env: dict, timeout: float = 120) -> str:
     p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
+                       timeout=timeout, stdin=subprocess.DEVNULL, check=False)
     out = p.stdout + p.stderr
     assert p.returncode == 0, f"{' '.join(cmd)} exited {p.returncode}:\n{out[-6000:]}"
     return out
@@ -39,7 +39,7 @@ def _clone(dest: Path, env: dict) -> str:
     this one has no commit yet. Returns the commit to record results under."""
     git = ["git", "-c", "init.defaultBranch=main"]
     has_head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=ROOT,
-                              capture_output=True).returncode == 0
+                              capture_output=True, check=False).returncode == 0
     if has_head:
         _run(git + ["clone", "-q", str(ROOT), str(dest)], ROOT, env)
     else:
@@ -62,8 +62,8 @@ def test_asv_quick_run_records_every_benchmark(tmp_path):
     # asv keeps its machine description in ~/.asv-machine.json: a throwaway home keeps
     # the user's untouched. The caches (JAX's compiled programs, matplotlib's fonts)
     # stay where they were, so a second run of this test is faster.
-    env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    env["XDG_CONFIG_HOME"] = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    for var, default in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config")):
+        env[var] = os.environ.get(var) or str(Path.home() / default)
     env["HOME"] = str(tmp_path / "home")
     env["JAXSTAB_BENCH_SLOW"] = "0"  # the quick path only: slow grid points are skipped
     (tmp_path / "home").mkdir()

@@ -130,15 +130,15 @@ def test_kill_and_rerun_completes_every_run_exactly_once(cli, study_file, tmp_pa
     uninterrupted run, every run once."""
     store = tmp_path / "k.sqlite"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    text = TINY.replace("seeds = 6", "seeds = 40")
+    text = TINY.replace("seeds = 6", "seeds = 100")
     study_file.write_text(text)
     proc = subprocess.Popen([sys.executable, "-m", "jaxstab.cli", "run", str(study_file),
-                             "--store", str(store), "--chunk-size", "4"], cwd=tmp_path,
+                             "--store", str(store), "--chunk-size", "2"], cwd=tmp_path,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     n = 0
     while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.01)
         if store.exists():
             try:
                 with sqlite3.connect(store, timeout=1) as db:
@@ -149,15 +149,15 @@ def test_kill_and_rerun_completes_every_run_exactly_once(cli, study_file, tmp_pa
                 proc.send_signal(signal.SIGKILL)
                 break
     proc.wait(timeout=60)
-    assert 8 <= n < 80, "the kill should land mid-sweep"
-    rc, out, err = cli("run", study_file, "--store", store, "--chunk-size", "4")
+    assert 8 <= n < 200, "the kill should land mid-sweep"
+    rc, out, err = cli("run", study_file, "--store", store, "--chunk-size", "2")
     assert rc == 0, err
     resumed = export(cli, store)
     rc, _, err = cli("run", study_file, "--store", "clean.sqlite", "--chunk-size", "7")
     clean = export(cli, "clean.sqlite")
     key = lambda r: (r["setting"], r["seed"], r["metric"])  # noqa: E731
     assert sorted(map(key, resumed)) == sorted(map(key, clean))
-    assert len({(r["setting"], r["seed"]) for r in resumed}) == 80
+    assert len({(r["setting"], r["seed"]) for r in resumed}) == 200
     want = {key(r): r["value"] for r in clean}
     for r in resumed:
         a, b = r["value"], want[key(r)]

@@ -77,7 +77,7 @@ def test_logistic_coefficients_equal_scikit_learn(resample, seed):
                                atol=5e-3)
     # and the run's predictions are scikit-learn's
     run = jax.jit(make_run((cfg, ModelConfig(name="logistic"),
-                            TrainConfig(optimizer="newton"), (False, False))))
+                            TrainConfig(optimizer="newton"), (False, False, False))))
     out = run({}, {}, data)
     acc = float(np.mean(exact.predict(data["x_test"]) == data["y_test"]))
     assert float(out["metrics"]["test_accuracy"]) == pytest.approx(acc)

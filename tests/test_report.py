@@ -8,7 +8,7 @@ import math
 import os
 import re
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from jaxstab.store import Store
 from jaxstab.study import builtin_names, load_study, study_from_dict
 from jaxstab.sweep import RunRecord
 
-NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 GOLDEN = Path(__file__).parent / "golden" / "report_golden-three-rates.html"
 ENV = {"jaxstab": "0.0.0-test", "jax": "0.0.0", "jaxlib": "0.0.0", "backend": "cpu",
        "device": "cpu", "platform": "test-platform", "commit": None,
@@ -98,15 +98,15 @@ def golden_study():
              question="Does the learning rate change the mean and the spread of accuracy?",
              factors={"learning_rate": [0.001, 0.01, 0.1]})
     d["claims"] = [
-        dict(text="A middle learning rate beats a small one", metric="epoch_accuracy",
-             kind="mean", direction="greater", a={"learning_rate": 0.01},
-             b={"learning_rate": 0.001}),
-        dict(text="A high learning rate is erratic", metric="epoch_accuracy",
-             kind="spread", direction="greater", a={"learning_rate": 0.1},
-             b={"learning_rate": 0.001}),
-        dict(text="A high learning rate is worse than a middle one", metric="train_loss",
-             kind="mean", direction="greater", a={"learning_rate": 0.1},
-             b={"learning_rate": 0.01}),
+        {"text": "A middle learning rate beats a small one", "metric": "epoch_accuracy",
+             "kind": "mean", "direction": "greater", "a": {"learning_rate": 0.01},
+             "b": {"learning_rate": 0.001}},
+        {"text": "A high learning rate is erratic", "metric": "epoch_accuracy",
+             "kind": "spread", "direction": "greater", "a": {"learning_rate": 0.1},
+             "b": {"learning_rate": 0.001}},
+        {"text": "A high learning rate is worse than a middle one", "metric": "train_loss",
+             "kind": "mean", "direction": "greater", "a": {"learning_rate": 0.1},
+             "b": {"learning_rate": 0.01}},
     ]
     return study_from_dict(d)
 
@@ -128,16 +128,29 @@ def small_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def small_report(small_store, tmp_path_factory):
+    """The small store's report, written once: [index, page, twin, page, twin, ...]."""
+    return write_report(small_store, tmp_path_factory.mktemp("small-report"), now=NOW)
+
+
+@pytest.fixture(scope="session")
 def golden_store(tmp_path_factory):
     return synthetic_store(tmp_path_factory.mktemp("golden") / "g.sqlite", golden_study(),
                            12, centers=[0.55, 0.62, 0.58], spreads=[0.04, 0.05, 0.2],
                            diverge={(2, 3), (2, 7)})
 
 
+def hostile_store_path(factory) -> Path:
+    if "hostile" not in _BUILT:
+        _BUILT["hostile"] = synthetic_store(factory.mktemp("hostile") / "h.sqlite",
+                                            hostile_study(), 8, centers=[0.9, 0.6],
+                                            spreads=[0.05, 0.1])
+    return _BUILT["hostile"]
+
+
 @pytest.fixture(scope="session")
 def hostile_store(tmp_path_factory):
-    return synthetic_store(tmp_path_factory.mktemp("hostile") / "h.sqlite", hostile_study(),
-                           8, centers=[0.9, 0.6], spreads=[0.05, 0.1])
+    return hostile_store_path(tmp_path_factory)
 
 
 # ------------------------------------------------------------------ the data model
@@ -188,13 +201,13 @@ def test_slugs_are_file_names():
 # ------------------------------------------------------------------ files and determinism
 
 
-def test_write_report_files_and_json_twin(small_store, tmp_path):
-    paths = write_report(small_store, tmp_path / "out", now=NOW)
-    names = [p.name for p in paths]
+def test_write_report_files_and_json_twin(small_report):
+    out = small_report[0].parent
+    names = [p.name for p in small_report]
     assert names[0] == "index.html"
     for slug in ("article-example1", "article-example2", "test-vary"):
         assert f"{slug}.html" in names and f"{slug}.json" in names
-    data = json.loads((tmp_path / "out" / "article-example2.json").read_text(),
+    data = json.loads((out / "article-example2.json").read_text(),
                       parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert data["name"] == "article/example2" and data["generator"]["generated"] == \
         "2025-01-02 03:04:05 UTC"
@@ -204,12 +217,12 @@ def test_write_report_files_and_json_twin(small_store, tmp_path):
     assert {"n", "mean", "mean_interval", "std_interval", "iqm", "divergence_rate"} <= set(
         s["summaries"]["epoch_accuracy"])
     assert len(s["values"]) == len(s["seeds"]) == 6
-    html = (tmp_path / "out" / "article-example2.html").read_text()
+    html = (out / "article-example2.html").read_text()
     assert data["verdicts"][0]["status"] in html and data["verdicts"][0]["claim"] in html
 
 
-def test_output_is_deterministic(small_store, tmp_path):
-    a = write_report(small_store, tmp_path / "a", now=NOW)
+def test_output_is_deterministic(small_store, small_report, tmp_path):
+    a = small_report
     b = write_report(small_store, tmp_path / "b", now=NOW)
     for pa, pb in zip(a, b):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
@@ -219,13 +232,13 @@ def test_output_is_deterministic(small_store, tmp_path):
                         if q.name in diff)
 
 
-def test_pages_are_self_contained(small_store, tmp_path):
-    for page in write_report(small_store, tmp_path, now=NOW):
+def test_pages_are_self_contained(small_report):
+    for page in small_report:
         text = page.read_text()
         if page.suffix != ".html":
             continue
         assert "Content-Security-Policy" in text and "default-src 'none'" in text
-        assert not re.search(r"<(script|link|iframe|object|embed)\b", text, re.I)
+        assert not re.search(r"<(script|link|iframe|object|embed)\b", text, re.IGNORECASE)
         # Only the SVG/XLink namespace names look like URLs; nothing is fetched.
         urls = set(re.findall(r"https?://[^\s\"'<>)]+", text))
         assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
@@ -241,12 +254,13 @@ def test_pages_are_self_contained(small_store, tmp_path):
 
 def scrub(html: str) -> str:
     """Drop what legitimately changes between runs and library versions: timestamps,
-    the generating jaxstab version, and matplotlib's SVG (checked by the browser test
-    and the determinism test instead)."""
+    the generating jaxstab version, the study fingerprint (it hashes the engine version),
+    and matplotlib's SVG (checked by the browser test and the determinism test)."""
     html = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", "<TIMESTAMP>", html)
+    html = re.sub(r"\b[0-9a-f]{16}\b", "<FINGERPRINT>", html)
     html = re.sub(r'(content="jaxstab |Generated by jaxstab )[^ "]+', r"\1<VERSION>", html)
     return re.sub(r'<svg\b[^>]*?\bid="([^"]+)".*?</svg>', r'<svg id="\1"><!-- SVG --></svg>',
-                  html, flags=re.S)
+                  html, flags=re.DOTALL)
 
 
 def test_golden_page(golden_store):
@@ -361,14 +375,16 @@ def test_empty_store_gives_an_index(tmp_path):
 
 
 def test_many_seeds_stay_small(tmp_path):
-    """At 20,000 seeds the points are one embedded image, not 40,000 SVG marks."""
+    """Past 2,000 seeds in all the points are one embedded image, not an SVG mark each."""
     study = golden_study()
     d = study.to_dict()
     d.update(factors={"learning_rate": [0.001, 0.01]}, claims=[])
-    path = synthetic_store(tmp_path / "big.sqlite", study_from_dict(d), 20_000,
+    path = synthetic_store(tmp_path / "big.sqlite", study_from_dict(d), 1_500,
                            centers=[0.5, 0.6], spreads=[0.1, 0.1])
     paths = write_report(path, tmp_path / "out", now=NOW)
     page = next(p for p in paths if p.name.endswith("three-rates.html"))
-    assert page.stat().st_size < 1_000_000
+    assert page.stat().st_size < 300_000
+    seeds_svg = re.search(r'<svg[^>]*id="fig-seeds".*?</svg>', page.read_text(), re.DOTALL)
+    assert seeds_svg and "<image" in seeds_svg.group(0)
     assert np.isfinite(json.loads(page.with_suffix(".json").read_text())
                        ["settings"][0]["summaries"]["epoch_accuracy"]["mean"])

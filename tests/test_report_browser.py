@@ -13,13 +13,12 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from test_report import NOW, hostile_store_path, small_store_path
 
 from jaxstab.report import write_report
-from test_report import hostile_store, small_store  # noqa: F401 (session fixtures)
 
 websocket = pytest.importorskip("websocket", reason="websocket-client (test extra) missing")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -138,9 +137,10 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def pages(small_store, tmp_path_factory):
+def pages(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser-report")
-    write_report(small_store, out, now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    # The same store as tests/test_report.py's, swept once per session.
+    write_report(small_store_path(tmp_path_factory), out, now=NOW)
     shots = Path(tempfile.mkdtemp(prefix="jaxstab-report-screenshots-"))
     print(f"\nreport screenshots: {shots}")
     return out, shots
@@ -153,7 +153,7 @@ FIGURES_JS = """JSON.stringify([...document.querySelectorAll('figure.figure')].m
           shapes: s ? s.querySelectorAll('path, use, image, text').length : 0};
 }))"""
 VISIBLE_JS = """(() => { const out = [];
-  for (const el of document.querySelectorAll('.verdict, .badge')) {
+  for (const el of document.querySelectorAll('.badge')) {
     const b = el.getBoundingClientRect(), st = getComputedStyle(el);
     out.push({text: el.innerText, visible: b.width > 0 && b.height > 0 &&
               st.visibility !== 'hidden' && st.display !== 'none' && st.opacity !== '0'});
@@ -184,19 +184,26 @@ def test_every_page_renders_offline(browser, pages):
                 p.name for p in out.iterdir() if p.name != "index.html"}
             assert badges and all(b["visible"] for b in badges)
             continue
+        pdf = base64.b64decode(browser.call("Page.printToPDF", printBackground=True)["data"])
+        assert pdf.startswith(b"%PDF") and len(pdf) > 20_000, page.name  # printable
         figures = json.loads(browser.js(FIGURES_JS))
         assert len(figures) >= 4, (page.name, figures)
         for f in figures:
             assert f["svg"] and f["w"] > 100 and f["h"] > 100 and f["shapes"] > 10, \
                 (page.name, f)
-        assert badges and all(b["visible"] for b in badges), page.name
         body = browser.js("document.body.innerText")
-        assert any(w in body for w in ("HOLDS", "REFUTED", "INCONCLUSIVE")), page.name
-        assert any(s in body for s in ("Holds:", "Refuted:", "Inconclusive:")), page.name
+        claims = json.loads(page.with_suffix(".json").read_text())["verdicts"]
+        if not claims:
+            assert "This study states no claims" in body, page.name
+            continue
+        assert len(badges) == len(claims) and all(b["visible"] for b in badges), page.name
+        for v in claims:  # the verdict in words (badge and sentence) and the claim
+            assert v["status"].upper() in body and v["claim"] in body, page.name
+            assert f"{v['status'].capitalize()}:" in body, page.name
 
 
-def test_script_in_study_text_never_runs(browser, hostile_store, tmp_path):
-    write_report(hostile_store, tmp_path, now=datetime(2025, 1, 2, tzinfo=timezone.utc))
+def test_script_in_study_text_never_runs(browser, tmp_path, tmp_path_factory):
+    write_report(hostile_store_path(tmp_path_factory), tmp_path, now=NOW)
     for page in sorted(tmp_path.glob("*.html")):
         browser.open(page.as_uri())
         assert browser.errors() == [], page.name

@@ -1,14 +1,44 @@
 """The HTML statistical report: one self-contained page per study, an index, and a JSON
-twin per page. Report data (``_model``) is built apart from rendering (``_render``)."""
+twin per page. Report data (``_model``) is built apart from rendering (``_render``).
 
-from jaxstab.report._model import IndexEntry as IndexEntry
-from jaxstab.report._model import IndexReport as IndexReport
-from jaxstab.report._model import SettingReport as SettingReport
-from jaxstab.report._model import StudyReport as StudyReport
-from jaxstab.report._model import build as build
-from jaxstab.report._model import build_study as build_study
-from jaxstab.report._render import render_index as render_index
-from jaxstab.report._render import render_study as render_study
-from jaxstab.report._render import study_json as study_json
-from jaxstab.report._render import to_toml as to_toml
-from jaxstab.report._render import write_report as write_report
+The public names are re-exported lazily: ``jaxstab.cli`` imports ``report._cli`` for
+every command, and scipy, matplotlib and jinja2 (seconds to import) should load only
+when a report is made.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jaxstab.report._model import IndexEntry as IndexEntry
+    from jaxstab.report._model import IndexReport as IndexReport
+    from jaxstab.report._model import SettingReport as SettingReport
+    from jaxstab.report._model import StudyReport as StudyReport
+    from jaxstab.report._model import build as build
+    from jaxstab.report._model import build_study as build_study
+    from jaxstab.report._render import render_index as render_index
+    from jaxstab.report._render import render_study as render_study
+    from jaxstab.report._render import study_json as study_json
+    from jaxstab.report._render import to_toml as to_toml
+    from jaxstab.report._render import write_report as write_report
+
+_WHERE = {
+    "IndexEntry": "_model", "IndexReport": "_model", "SettingReport": "_model",
+    "StudyReport": "_model", "build": "_model", "build_study": "_model",
+    "render_index": "_render", "render_study": "_render", "study_json": "_render",
+    "to_toml": "_render", "write_report": "_render",
+}
+__all__ = ["IndexEntry", "IndexReport", "SettingReport", "StudyReport", "build", "build_study",
+           "render_index", "render_study", "study_json", "to_toml", "write_report"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"jaxstab.report.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'jaxstab.report' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

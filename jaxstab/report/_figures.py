@@ -19,9 +19,9 @@ import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
-# Above this many points a strip of seeds is embedded as one PNG inside the SVG: a
-# vector mark per run makes pages of many megabytes at 100k seeds.
-RASTER_POINTS = 4000
+# Above this many points in all, the seeds are embedded as one PNG inside the SVG: a
+# vector mark costs ~90 bytes, which makes pages of megabytes at 100k seeds.
+RASTER_POINTS = 2000
 # Colour saturates at |Hedges' g| = 1.5 (a large effect) and at a std ratio of 2^1.5.
 PAIRWISE_SCALE = 1.5
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -36,7 +36,6 @@ _RC = {
     "axes.titleweight": "bold",
     "legend.frameon": False,
     "legend.fontsize": 8,
-    "savefig.bbox": "tight",
     "path.simplify": True,
 }
 # matplotlib 3.10 renamed violinplot's vert=False (deprecated in 3.11).
@@ -79,6 +78,7 @@ def seeds_figure(labels, values, intervals, diverged, metric: str) -> str:
     or None; ``diverged[i]``: how many runs of setting i diverged (not drawn).
     """
     k = len(labels)
+    raster = sum(len(x) for x in values) > RASTER_POINTS
     with matplotlib.rc_context(_RC):
         fig = _figure(7.5, 0.9 + 0.75 * k)
         ax = fig.add_subplot()
@@ -92,9 +92,9 @@ def seeds_figure(labels, values, intervals, diverged, metric: str) -> str:
                     body.set_facecolor(color(i))
                     body.set_alpha(0.18)
                     body.set_edgecolor("none")
-            size = 10 if x.size <= 200 else 4 if x.size <= RASTER_POINTS else 1
+            size = 10 if x.size <= 200 else 4 if x.size <= 2000 else 1
             ax.scatter(x, y + 0.55 * _jitter(x.size), s=size, color=color(i), alpha=0.6,
-                       linewidths=0, rasterized=x.size > RASTER_POINTS, zorder=2)
+                       linewidths=0, rasterized=raster, zorder=2)
             if iv is not None:
                 mean, low, high = iv
                 ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt="D",
@@ -125,7 +125,7 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(parts + [line])
 
 
-def curves_figure(names, labels, bands) -> str:
+def curves_figure(names, labels, bands, xlabel: str = "epoch") -> str:
     """One panel per curve (loss, accuracy): per setting the median over seeds as a line
     and the inter-quartile range as a band. ``bands[c][i]``: (median, q25, q75) arrays of
     curve c for setting i, or None where the setting has no such curve."""
@@ -143,18 +143,13 @@ def curves_figure(names, labels, bands) -> str:
                         marker="o" if med.size <= 12 else None, markersize=3)
             ax.set_title(_plain(name))
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-            ax.set_xlabel("epoch" if name != "loss" or _longest(per_setting) <= 200
-                          else "step")
+            ax.set_xlabel(xlabel)
             ax.grid(color="#eeeeee", linewidth=0.6)
         handles, texts = axes[0].get_legend_handles_labels()
         if handles:
             fig.legend(handles, [_wrap(t, 40) for t in texts], loc="outside lower center",
                        ncols=min(len(texts), 3))
     return to_svg(fig, "curves")
-
-
-def _longest(bands) -> int:
-    return max((len(b[0]) for b in bands if b is not None), default=0)
 
 
 def pairwise_figure(labels, colour, text, colour_name: str, name: str, title: str, *,
@@ -238,7 +233,7 @@ def seeds_needed_figure(panels, current: int) -> str:
             ax.set_title("difference of means" if panel.kind == "mean"
                          else "difference of spread", fontweight="normal")
             ax.grid(color="#eeeeee", linewidth=0.6, which="both")
-            ax.legend(loc="upper right", fontsize=7)
+            ax.legend(loc="lower left", fontsize=7)
     return to_svg(fig, "seeds-needed")
 
 

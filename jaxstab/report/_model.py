@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -125,10 +125,10 @@ class IndexReport:
 def timestamp(t: float | datetime | None) -> str:
     if t is None:
         return "unknown"
-    when = t if isinstance(t, datetime) else datetime.fromtimestamp(t, timezone.utc)
+    when = t if isinstance(t, datetime) else datetime.fromtimestamp(t, UTC)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def label(factors: Mapping[str, Any]) -> str:
@@ -291,7 +291,7 @@ def build_study(results: StudyResults, slug: str, now: str) -> StudyReport:
 
 def build(store: Store, now: datetime | None = None) -> tuple[IndexReport, list[StudyReport]]:
     """Every study of the store (the newest version of each name), and the index."""
-    generated = timestamp(now or datetime.now(timezone.utc))
+    generated = timestamp(now or datetime.now(UTC))
     latest = {name: fp for name, fp, _ in store.studies()}  # newest of a name is last
     names = slugs(list(latest))
     with warnings.catch_warnings():

@@ -140,10 +140,10 @@ def verdict_words(v, labels: dict[str, str]) -> tuple[str, str]:
     e, d = v.effect, v.difference
     runs = f"{v.n_a} paired seeds" if v.paired else f"{v.n_a} vs {v.n_b} runs"
     div = v.n_diverged_a + v.n_diverged_b
-    parts = [f"{v.test} (two-sided): p = {pval(v.p_value)}, {v.correction}-corrected "
-             f"p = {pval(v.p_adjusted)} (α = {v.alpha:g}).",
-             f"{e.name} = {_with_interval(e)}; {d.name} = {_with_interval(d)} "
-             f"({e.level:.0%} intervals).",
+    parts = [(f"{v.test} (two-sided): p = {pval(v.p_value)}, {v.correction}-corrected "
+             f"p = {pval(v.p_adjusted)} (α = {v.alpha:g})."),
+             (f"{e.name} = {_with_interval(e)}; {d.name} = {_with_interval(d)} "
+             f"({e.level:.0%} intervals)."),
              f"{runs}" + (f", {div} diverged runs left out." if div else ".")]
     if v.note:
         parts.append(f"Note: {v.note}.")
@@ -189,43 +189,48 @@ def figures(r: StudyReport) -> list[tuple[str, str, Markup]]:
         level = next((s.summaries[r.main_metric].mean_interval.level for s in r.settings
                       if s.summaries.get(r.main_metric) is not None
                       and s.summaries[r.main_metric].mean_interval is not None), 0.95)
-        out.append(("seeds", f"{r.main_metric}: every seed is a point; the shaded shape is "
+        out.append(("seeds", (f"{r.main_metric}: every seed is a point; the shaded shape is "
                     f"the distribution over seeds; the black diamond and bar are the mean "
                     f"and its {level:.0%} confidence interval. Diverged runs are not drawn "
-                    f"(counted under each label).",
+                    f"(counted under each label)."),
                     _figures.seeds_figure(labels, values, ivs,
                                           [s.n_diverged for s in r.settings], r.main_metric)))
     names = list(dict.fromkeys(c.name for s in r.settings for c in s.curves))
     if names:
+        # scikit-learn's Newton solver records its loss per iteration, not per epoch.
+        newton = r.config.get("train", {}).get("optimizer") == "newton"
+        xlabel = "Newton iteration" if newton else "epoch"
         bands = [[next(((c.median, c.q25, c.q75) for c in s.curves if c.name == n), None)
                   for s in r.settings] for n in names]
-        out.append(("curves", "Learning curves: the line is the median over seeds, the band "
-                    "the inter-quartile range (25th to 75th percentile).",
-                    _figures.curves_figure(names, labels, bands)))
+        out.append(("curves", ("Learning curves: the line is the median over seeds, the band "
+                    "the inter-quartile range (25th to 75th percentile)."),
+                    _figures.curves_figure(names, labels, bands, xlabel)))
     index = {s.key: i for i, s in enumerate(r.settings)}
     for pw in r.pairwise:
         what = "difference of means (Hedges' g)" if pw.metric_kind == "mean" else \
             "ratio of standard deviations (×)"
         out.append((f"pairwise-{pw.metric}-{pw.metric_kind}",
-                    f"Pairwise comparisons of {pw.metric}, {what}: each cell compares the "
+                    (f"Pairwise comparisons of {pw.metric}, {what}: each cell compares the "
                     f"row setting (A) with the column setting (B); colour shows the "
                     f"effect, the text the effect and the {pw.correction}-corrected "
-                    f"p-value of {pw.pairs[0].comparison.primary if pw.pairs else 'the test'}.",
+                    f"p-value of {pw.pairs[0].comparison.primary if pw.pairs else 'the test'}."),
                     _pairwise_svg(pw, index, labels)))
     if r.seeds_needed:
-        out.append(("seeds-needed", "Seeds per setting needed to detect an effect with "
-                    f"{r.seeds_needed[0].power:.0%} power at α = "
-                    f"{r.seeds_needed[0].alpha:.3g} (α = 0.05 divided by the number of "
-                    f"claims), against the true effect; points mark the claims' observed "
+        sn = r.seeds_needed[0]
+        claims = len(r.verdicts)
+        out.append(("seeds-needed", f"Seeds per setting needed to detect an effect with "
+                    f"{sn.power:.0%} power at α = {sn.alpha:.3g}"
+                    + (f" (0.05 over {claims} claims)" if claims > 1 else "")
+                    + ", against the true effect; points mark the claims' observed "
                     f"effects, the dashed line this study's {r.seeds:,} seeds.",
                     _figures.seeds_needed_figure(r.seeds_needed, r.seeds)))
     rows = [v for v in r.variance if v.share is not None]
     if rows:
         text = [("" if not v.group else ", ".join(f"{k}={x}" for k, x in v.group.items())
                  + ": ") + "+".join(v.sources) for v in rows]
-        out.append(("variance", f"Share of the seed-to-seed variance of {r.main_metric} due "
+        out.append(("variance", (f"Share of the seed-to-seed variance of {r.main_metric} due "
                     f"to each seed source (its variance when only it varies, over the sum "
-                    f"of those variances).",
+                    f"of those variances)."),
                     _figures.variance_figure(text, [v.share for v in rows])))
     return [(i, c, Markup(svg)) for i, c, svg in out]
 
@@ -272,12 +277,22 @@ def _write(path: Path, text: str) -> None:
     # Beside the target, then rename: a failure never leaves half a page.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a page is for sharing
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 
 def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
