@@ -188,7 +188,12 @@ def bytes_per_run(settings: list[Setting], study_seed: int, probe: int = 8) -> f
 def auto_chunk(settings: list[Setting], study_seed: int, n_runs: int) -> int:
     """Largest chunk that fits the memory budget, capped (bigger chunks stop paying off
     well before memory runs out, and a chunk is also the unit of resumption)."""
-    cap = MAX_CHUNK_ACCEL if jax.default_backend() != "cpu" else DEFAULT_CHUNK
+    on_cpu = jax.default_backend() == "cpu"
+    cap = DEFAULT_CHUNK if on_cpu else MAX_CHUNK_ACCEL
+    if on_cpu and n_runs <= cap:
+        # The probe costs a compile; a CPU's RAM holds a default chunk of the small
+        # networks jaxstab trains, and an out-of-memory error would halve it anyway.
+        return n_runs
     per_run = bytes_per_run(settings, study_seed)
     if per_run > 0:
         cap = min(cap, max(1, int(_budget_bytes() // per_run)))

@@ -104,7 +104,8 @@ def test_chunk_sizing_from_memory_analysis_and_oom_fallback(monkeypatch):
     per_run = S.bytes_per_run(settings, study.seed)
     assert per_run > 96 * 10 * 4  # at least the run's own data
     monkeypatch.setattr(S, "_budget_bytes", lambda: int(per_run * 5.5))
-    assert S.auto_chunk(settings, study.seed, 12) == 5
+    assert S.auto_chunk(settings, study.seed, 12) == 12  # CPU, one default chunk: no probe
+    assert S.auto_chunk(settings, study.seed, 5000) == 5
     # an out-of-memory error halves the chunk and the sweep carries on
     real, calls = S.execute, []
 

@@ -75,3 +75,15 @@ def test_more_than_max_n_gives_none():
 def test_seeds_needed_bad_input(kwargs, match):
     with pytest.raises(UserError, match=match):
         js.seeds_needed(**kwargs)
+
+
+def test_power_stays_finite_and_monotone_at_large_paired_effects():
+    """scipy's nct.sf gives NaN deep in the tail; power must still be a number in
+    [0, 1] that grows with n, so seeds_needed finds the small n a big effect needs."""
+    from jaxstab.stats import seeds_needed
+    from jaxstab.stats._power import t_power
+
+    powers = [t_power(3.0, n, paired=True, alpha=0.0167) for n in range(2, 60)]
+    assert all(0.0 <= p <= 1.0 for p in powers)
+    assert all(b >= a - 1e-12 for a, b in zip(powers, powers[1:]))
+    assert seeds_needed(effect_size=3.0, paired=True, alpha=0.0167) <= 6

@@ -232,7 +232,7 @@ def test_a_copied_builtin_toml_runs_from_the_cli(cli, tmp_path):
             .replace("label_noise = [0.0, 0.1, 0.2, 0.4]", "label_noise = [0.0, 0.4]"))
     text = text.split("[[claims]]")[0] + "[[claims]]" + text.split("[[claims]]")[1]
     write_toml(tmp_path / "my_study.toml", text)
-    rc, out, err = cli("run", "my_study.toml", "--store", "r.sqlite")
+    rc, out, err = cli("run", "my_study.toml", "--store", "r.sqlite", "--chunk-size", "4")
     assert rc == 0, err
     assert "4 runs" in out
     rc, out, err = cli("compare", "mine/noise", "--store", "r.sqlite")

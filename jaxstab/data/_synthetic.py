@@ -5,8 +5,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from imblearn.over_sampling import RandomOverSampler
-from sklearn.model_selection import train_test_split
 
 from jaxstab.study import DataConfig
 
@@ -36,6 +34,11 @@ def article_ex1(cfg: DataConfig, seeds: dict, hp: dict) -> dict:
     x = rng.random((cfg.n_samples, cfg.n_features))
     n_pos = cfg.n_samples // 10
     y = np.concatenate([np.zeros(cfg.n_samples - n_pos), np.ones(n_pos)])
+    # imported here: scikit-learn and imbalanced-learn take seconds to import, and only
+    # host-drawn datasets need them
+    from imblearn.over_sampling import RandomOverSampler
+    from sklearn.model_selection import train_test_split
+
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=cfg.test_size, random_state=seeds["split"])
     if hp["label_noise"] > 0:

@@ -55,7 +55,10 @@ def noncentrality_interval(t: float, df: float, level: float) -> tuple[float, fl
         while f(hi) > 0:
             hi += step
             step *= 2
-        return float(opt.brentq(f, lo, hi, xtol=1e-10))
+        try:
+            return float(opt.brentq(f, lo, hi, xtol=1e-10))
+        except ValueError:  # nct.cdf gives NaN far in its tail (huge t, tiny df)
+            return float("nan")
 
     return solve(1 - alpha / 2), solve(alpha / 2)
 

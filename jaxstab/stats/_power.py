@@ -43,7 +43,14 @@ def t_power(effect_size: float, n: int, *, paired: bool = False, alpha: float = 
     df = n - 1 if paired else 2 * n - 2
     nc = effect_size * (math.sqrt(n) if paired else math.sqrt(n / 2))
     crit = st.t.ppf(1 - alpha / 2, df)
-    return float(st.nct.sf(crit, df, nc) + st.nct.cdf(-crit, df, nc))
+    upper = float(st.nct.sf(crit, df, nc))
+    if not math.isfinite(upper):  # scipy's nct.sf returns NaN deep in the tail
+        upper = 1.0 - float(st.nct.cdf(crit, df, nc))
+    lower = float(st.nct.cdf(-crit, df, nc))
+    power = upper + (lower if math.isfinite(lower) else 0.0)
+    if not math.isfinite(power):  # both failed: the normal approximation
+        power = float(st.norm.sf(crit - abs(nc)) + st.norm.cdf(-crit - abs(nc)))
+    return min(1.0, max(0.0, power))
 
 
 def f_power(std_ratio: float, n: int, *, alpha: float = 0.05) -> float:
