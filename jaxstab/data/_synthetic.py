@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxstab.data._host import pad
 from jaxstab.study import DataConfig
 
 
@@ -51,19 +52,8 @@ def article_ex1(cfg: DataConfig, seeds: dict, hp: dict) -> dict:
     # Oversampling at most doubles the training split; pad to that so every seed of a
     # setting has the same shape (one compiled program).
     size = max_train_rows(cfg)
-    return {**_pad("train", x_tr, y_tr, size), **_pad("test", x_te, y_te, len(y_te))}
+    return {**pad("train", x_tr, y_tr, size), **pad("test", x_te, y_te, len(y_te))}
 
 
 def max_train_rows(cfg: DataConfig) -> int:
     return 2 * cfg.n_train if cfg.resample != "none" else cfg.n_train
-
-
-def _pad(part: str, x: np.ndarray, y: np.ndarray, size: int) -> dict:
-    n = len(y)
-    xp = np.zeros((size, x.shape[1]), np.float32)
-    xp[:n] = x
-    yp = np.zeros(size, np.float32)
-    yp[:n] = y
-    m = np.zeros(size, np.float32)
-    m[:n] = 1
-    return {f"x_{part}": xp, f"y_{part}": yp, f"m_{part}": m}
