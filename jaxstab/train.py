@@ -29,10 +29,6 @@ def _tree_where(cond, new, old):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(cond, a, b), new, old)
 
 
-def _all_finite(tree) -> jnp.ndarray:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
-
-
 def _evaluate(apply, params, data: dict, *, multiclass: bool = False,
               dead_units: bool = False) -> dict:
     """End-of-training evaluation: mean cross-entropy (without the L2 penalty) and

@@ -12,13 +12,11 @@ runs/s (the first call is timed separately).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 
 import jax
-import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import compare_handwritten as hw  # noqa: E402
