@@ -194,6 +194,8 @@ def cmd_run(args) -> int:
                   f"store")
             for line in summary_lines(store.results(fp), seeds):
                 print("  " + line)
+            if study.search is not None:
+                total_runs += _run_search(study, store, fp, commit)
     except KeyboardInterrupt:
         if sys.stderr.isatty():
             sys.stderr.write("\n")  # off the progress bar's line
@@ -206,6 +208,24 @@ def cmd_run(args) -> int:
     seconds = time.perf_counter() - t0
     print(f"{total_runs} runs in {seconds:.1f} s, {total_runs / max(seconds, 1e-9):.1f} runs/s")
     return 0
+
+
+def _run_search(study, store, fp, commit) -> int:
+    """The study's adaptive search ([search]): its trials and fresh re-runs are runs of
+    the study like any other (seed indices apart from the study's own), committed a call
+    at a time, so an interrupted search resumes; prints the picks and verdicts."""
+    from jaxstab.search import run_search
+    from jaxstab.stats import format_verdicts
+
+    say = (lambda line: print(f"{study.name} search: {line}", file=sys.stderr, flush=True)) \
+        if sys.stderr.isatty() else None
+    result = run_search(study, known=store.values(fp, study.main_metric), on_chunk=commit,
+                        progress=say)
+    print(f"{study.name} search: {result.runs} runs trained, {result.stored} already in "
+          f"the store")
+    for line in result.table() + [""] + format_verdicts(result.verdicts()).splitlines():
+        print("  " + line)
+    return result.runs
 
 
 def _uninterrupted(fn):
@@ -254,12 +274,20 @@ def cmd_compare(args) -> int:
     omni = omnibus(results, metric=metric, metric_kind=args.kind) \
         if len(results.settings) > 2 else None
     ver = verdicts(results, results.study.claims, correction=args.correction)
+    from jaxstab.search import stored_search
+
+    search = stored_search(store, results.fingerprint, results.study)
+    search_ver = search.verdicts(correction=args.correction) if search else []
     if args.json:
         print(json.dumps({"study": name, "fingerprint": results.fingerprint,
                           "metric": metric, "kind": args.kind,
                           "pairwise": pw.to_dict(),
                           "omnibus": omni.to_dict() if omni else None,
-                          "verdicts": [v.to_dict() for v in ver]}, indent=2, allow_nan=False))
+                          "verdicts": [v.to_dict() for v in ver],
+                          "search": None if search is None else {
+                              "picks": [p.to_dict() for p in search.picks],
+                              "verdicts": [v.to_dict() for v in search_ver]}},
+                         indent=2, allow_nan=False))
         return 0
     print(f"{name} - {metric} ({args.kind})")
     print(format_comparison_table(pw))
@@ -268,6 +296,12 @@ def cmd_compare(args) -> int:
     if ver:
         print()
         print(format_verdicts(ver))
+    if search is not None:
+        print()
+        print(f"{name} - search ({len(search.picks)} picks re-run on fresh seeds)")
+        print("\n".join(search.table()))
+        print()
+        print(format_verdicts(search_ver))
     return 0
 
 

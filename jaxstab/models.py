@@ -3,7 +3,8 @@
 Dense layers start as Keras's do (Glorot-uniform kernels, zero biases) because the
 article's examples are Keras scripts and the faithful studies must start where they do.
 The CNN and the GRU are MNIST-1D's (Greydanus, "Scaling down deep learning"); recurrent
-cells are Flax's own (``SimpleCell``, ``LSTMCell``, ``GRUCell``) with their defaults.
+cells are Flax's own (``SimpleCell``, ``LSTMCell``, ``GRUCell``) with their defaults,
+except that the orthogonal recurrent kernel is drawn without LAPACK (``jaxstab._linalg``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxstab._linalg import orthogonal
 from jaxstab.study import RECURRENT, ModelConfig
 
 _ACT = {"relu": nn.relu, "tanh": jnp.tanh, "sigmoid": nn.sigmoid, "linear": lambda x: x}
@@ -67,7 +69,9 @@ class _Step(nn.Module):
     @nn.compact
     def __call__(self, carry, inp):
         x, e = inp
-        carry, _ = _CELLS[self.kind](self.features, name="cell")(carry, x)
+        cell = _CELLS[self.kind](self.features, recurrent_kernel_init=orthogonal(),
+                                 name="cell")
+        carry, _ = cell(carry, x)
         if self.kind == "lstm":
             c, h = carry
             h = h + e

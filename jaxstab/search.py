@@ -67,6 +67,10 @@ CLAIMS = (
 )
 
 
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
 @dataclass(frozen=True)
 class Pick:
     method: str
@@ -76,6 +80,13 @@ class Pick:
     weight_decay: float
     search_score: float  # what the rule saw: the best seed's score, or the trial mean
     fresh_scores: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.update(fresh_scores=[v if math.isfinite(v) else None for v in self.fresh_scores],
+                 fresh_score=_finite(self.fresh_score), optimism=_finite(self.optimism),
+                 search_score=_finite(self.search_score))
+        return d
 
     @property
     def fresh_score(self) -> float:
@@ -105,7 +116,8 @@ class SearchResult:
     picks: list[Pick]
     # (method, replicate) -> (points (n, 2), scores (n, seeds))
     trials: dict = field(default_factory=dict)
-    runs: int = 0
+    runs: int = 0  # trained by this call
+    stored: int = 0  # found in ``known`` (the store) instead
 
     @property
     def settings(self) -> list[SearchSetting]:
@@ -132,14 +144,14 @@ class SearchResult:
                  lambda p: p.replicate)
         return out
 
-    def verdicts(self, claims=CLAIMS):
+    def verdicts(self, claims=CLAIMS, **kwargs):
         from jaxstab.stats import verdicts
 
         methods = {p.method for p in self.picks}
         usable = [c for c in claims
                   if all(v in methods for v in (c.a.get("method"), c.b.get("method"))
                          if v is not None)]
-        return verdicts(self, usable)
+        return verdicts(self, usable, **kwargs)
 
     def table(self) -> list[str]:
         reps = len({p.replicate for p in self.picks})
@@ -157,11 +169,21 @@ class SearchResult:
 # ---------------------------------------------------------------- evaluation
 
 
-class Evaluator:
-    """Scores points (learning rate, weight decay) on seed indices: every call trains
-    in calls of exactly ``size`` runs (the last one padded) so one compile serves all."""
+class Missing(Exception):
+    """A run the search needs is not in ``known`` and training is off."""
 
-    def __init__(self, study: Study, size: int):
+
+class Evaluator:
+    """Scores points (learning rate, weight decay) on seed indices. Runs already in
+    ``known`` ((setting key, seed) -> score, e.g. read from the store) are looked up,
+    the rest train in calls of exactly ``size`` runs (the last one padded, so one compile
+    serves all) and each call's records go to ``on_chunk(records, seconds)`` (the store
+    commits them): an interrupted search resumes where it stopped, since every proposal
+    is a deterministic function of the scores before it. With ``train=False`` a missing
+    run raises ``Missing`` (recomputing a finished search from the store)."""
+
+    def __init__(self, study: Study, size: int, *, known: dict | None = None,
+                 on_chunk: Callable | None = None, train: bool = True):
         from jaxstab.optim import OPTIMIZERS
 
         base = study.settings()[0]
@@ -170,7 +192,10 @@ class Evaluator:
                             f"decay; use `adamw`")
         self.study, self.base, self.size = study, base, size
         self.metric = study.main_metric
-        self.runs = 0
+        self.known = {} if known is None else known
+        self.on_chunk, self.train = on_chunk, train
+        self.runs = 0  # trained by this evaluator
+        self.used: set = set()  # every (setting key, seed) scored
 
     def setting(self, lr: float, wd: float) -> Setting:
         train = dataclasses.replace(self.base.train, learning_rate=float(lr),
@@ -179,21 +204,36 @@ class Evaluator:
         factors.update(learning_rate=float(lr), weight_decay=float(wd))
         return dataclasses.replace(self.base, train=train, factors=tuple(factors.items()))
 
-    def __call__(self, points, seeds) -> np.ndarray:
-        from jaxstab.sweep import execute
+    def scores(self, pairs) -> np.ndarray:
+        """The score of each ((lr, wd), seed) pair; a diverged run scores NaN."""
+        import time
 
-        flat = [(self.setting(lr, wd), int(k)) for lr, wd in points for k in seeds]
-        values = []
-        for c in range(0, len(flat), self.size):
-            part = flat[c:c + self.size]
+        from jaxstab.sweep import execute, records
+
+        wanted = [(self.setting(*point), int(k)) for point, k in pairs]
+        self.used.update((s.key, k) for s, k in wanted)
+        todo = list({(s.key, k): (s, k) for s, k in wanted
+                     if (s.key, k) not in self.known}.values())
+        if todo and not self.train:
+            raise Missing(f"{len(todo)} search runs are not in the store")
+        for c in range(0, len(todo), self.size):
+            part = todo[c:c + self.size]
             padded = part + [part[-1]] * (self.size - len(part))
+            t0 = time.perf_counter()
             out = execute([s for s, _ in padded], [k for _, k in padded],
                           study_seed=self.study.seed)
-            v = np.asarray(out["metrics"][self.metric], float)
-            v[np.asarray(out["diverged"], bool)] = np.nan
-            values.extend(v[:len(part)])
+            recs = records([s for s, _ in part], [k for _, k in part], out)
+            for r in recs:
+                v = r.metrics[self.metric]
+                self.known[(r.setting, r.seed)] = np.nan if v is None else v
+            if self.on_chunk is not None:
+                self.on_chunk(recs, time.perf_counter() - t0)
             self.runs += len(part)
-        return np.asarray(values).reshape(len(points), len(seeds))
+        return np.array([self.known[(s.key, k)] for s, k in wanted], float)
+
+    def __call__(self, points, seeds) -> np.ndarray:
+        pairs = [(tuple(p), int(k)) for p in points for k in seeds]
+        return self.scores(pairs).reshape(len(points), len(seeds))
 
 
 # ---------------------------------------------------------------- proposals
@@ -266,12 +306,16 @@ def select(scores: np.ndarray, rule: str, z: float) -> tuple[int, float]:
 
 
 def run_search(study: Study, *, replicates: int | None = None,
-               progress: Callable[[str], None] | None = None) -> SearchResult:
+               progress: Callable[[str], None] | None = None, known: dict | None = None,
+               on_chunk: Callable | None = None, train: bool = True) -> SearchResult:
+    """Run (or, with ``known`` holding every run and ``train=False``, recompute) the
+    search of ``study``; see ``Evaluator`` for ``known`` and ``on_chunk``."""
     cfg = study.search
     if cfg is None:
         raise UserError(f"search: study {study.name} has no [search] section")
     reps = cfg.replicates if replicates is None else replicates
-    evaluate = Evaluator(study, cfg.batch * cfg.seeds)
+    evaluate = Evaluator(study, cfg.batch * cfg.seeds, known=known, on_chunk=on_chunk,
+                         train=train)
     result = SearchResult(study, [])
     pending = []  # (method, rule, replicate, point, search score)
     for r in range(reps):
@@ -290,14 +334,28 @@ def run_search(study: Study, *, replicates: int | None = None,
                 pending.append((method, rule, r, tuple(pts[i]), score))
             if progress is not None:
                 progress(f"replicate {r + 1}/{reps} {method}: {len(pts)} trials")
-    # Fresh seeds for every pick, trained in the same fixed-size calls.
-    for method, rule, r, (lr, wd), score in pending:
-        fresh = FRESH_BASE + r * cfg.fresh_seeds + np.arange(cfg.fresh_seeds)
-        vals = evaluate([(lr, wd)], fresh)[0]
+    # Fresh seeds for every pick, all trained together (a point picked twice trains once).
+    fresh = {r: FRESH_BASE + r * cfg.fresh_seeds + np.arange(cfg.fresh_seeds)
+             for r in range(reps)}
+    values = evaluate.scores([(point, k) for _, _, r, point, _ in pending for k in fresh[r]])
+    for i, (method, rule, r, (lr, wd), score) in enumerate(pending):
+        vals = values[i * cfg.fresh_seeds:(i + 1) * cfg.fresh_seeds]
         result.picks.append(Pick(method, rule, r, float(lr), float(wd), score,
                                  tuple(float(v) for v in vals)))
-    result.runs = evaluate.runs
+    result.runs, result.stored = evaluate.runs, len(evaluate.used) - evaluate.runs
     return result
+
+
+def stored_search(store, fingerprint: str, study: Study) -> SearchResult | None:
+    """The search of a study recomputed from the runs in the store, without training;
+    None when the study has no search or not all of its runs are stored yet."""
+    if study.search is None:
+        return None
+    try:
+        return run_search(study, known=store.values(fingerprint, study.main_metric),
+                          train=False)
+    except Missing:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

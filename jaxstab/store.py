@@ -199,6 +199,14 @@ class Store:
                                (fingerprint,))
         return {(s, int(k)) for s, k in rows}
 
+    def values(self, fingerprint: str, metric: str) -> dict[tuple[str, int], float]:
+        """(setting, seed) -> ``metric`` of every stored run (NaN where it diverged)."""
+        rows = self.db.execute(
+            "SELECT r.setting, r.seed, m.value FROM runs r LEFT JOIN metrics m ON "
+            "m.fingerprint=r.fingerprint AND m.setting=r.setting AND m.seed=r.seed AND "
+            "m.metric=? WHERE r.fingerprint=?", (metric, fingerprint))
+        return {(s, int(k)): np.nan if v is None else float(v) for s, k, v in rows}
+
     def write_chunk(self, fingerprint: str, records, seconds: float, env: dict) -> int:
         """Commit one chunk's runs atomically; runs already present are left alone."""
         with self._tx():

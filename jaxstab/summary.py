@@ -11,7 +11,8 @@ def summary_lines(results: StudyResults, seeds: int) -> list[str]:
     from jaxstab.stats import interval
 
     metric = results.study.main_metric
-    lines = [f"{'setting':40s} {'n':>5s} {'div':>4s}  {metric} mean [95% interval]"]
+    width = max([7] + [len(s.key) for s in results.settings])
+    lines = [f"{'setting':{width}s} {'n':>5s} {'div':>4s}  {metric} mean [95% interval]"]
     for s in results.settings:
         keep = s.seeds < seeds
         x = s.metrics.get(metric, np.full(len(s.seeds), np.nan))[keep]
@@ -24,5 +25,5 @@ def summary_lines(results: StudyResults, seeds: int) -> list[str]:
             text = f"{finite[0]:.4f} (one run: no interval)"
         else:
             text = "no finite value"
-        lines.append(f"{s.key:40s} {int(keep.sum()):5d} {div:4d}  {text}")
+        lines.append(f"{s.key:{width}s} {int(keep.sum()):5d} {div:4d}  {text}")
     return lines

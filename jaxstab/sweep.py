@@ -205,7 +205,7 @@ def _is_oom(err: Exception) -> bool:
     return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
 
 
-def _records(settings, seeds, out) -> list[RunRecord]:
+def records(settings, seeds, out) -> list[RunRecord]:
     # Bulk .tolist() conversions: at 100k runs a chunk, per-element float() calls would
     # cost more than the training itself.
     div = np.asarray(out["diverged"], bool)
@@ -283,7 +283,7 @@ def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = No
             if n_proc > 1:
                 recs = _gather_records(group, n_proc, pos, size_now, out)
             else:
-                recs = _records([s for s, _ in part], [k for _, k in part],
+                recs = records([s for s, _ in part], [k for _, k in part],
                                 jax.tree_util.tree_map(lambda a: a[:len(part)], out))
             seconds = time.perf_counter() - t0
             pos += size_now
@@ -307,5 +307,5 @@ def _gather_records(group, n_proc: int, pos: int, size: int, out) -> list[RunRec
     for r in range(n_proc):
         part = group[r::n_proc][pos:pos + size]
         mine = jax.tree_util.tree_map(lambda a: np.asarray(a)[r][:len(part)], allout)
-        recs.extend(_records([s for s, _ in part], [k for _, k in part], mine))
+        recs.extend(records([s for s, _ in part], [k for _, k in part], mine))
     return recs

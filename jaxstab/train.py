@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxstab._linalg import spd_solve
 from jaxstab.data import get_dataset
 from jaxstab.data._real import signal_step
 from jaxstab.metrics import (binary_metrics, correct, multiclass_loss, multiclass_metrics,
@@ -238,7 +239,7 @@ def fit_logistic(x, y, m, *, C: float, max_iter: int):
         p = jax.nn.sigmoid(x1 @ theta)
         grad = pen * theta + C * x1.T @ (m * (p - y))
         hess = jnp.diag(pen) + C * (x1.T * (m * p * (1 - p))) @ x1
-        delta = jnp.linalg.solve(hess, grad)
+        delta = spd_solve(hess, grad)
         cands = theta - (0.5 ** jnp.arange(10.0))[:, None] * delta
         vals, nll = objective(cands)
         f0, nll0 = objective(theta)

@@ -78,3 +78,81 @@ def test_search_end_to_end_one_program_fresh_seeds(monkeypatch):
     vs = result.verdicts()
     assert len(vs) == 5 and all(v.status in ("holds", "refuted", "inconclusive") for v in vs)
     assert len(result.table()) == 1 + 3 * len(RULES)
+
+
+def _small_search():
+    d = load_study("article/hparam_search").to_dict()
+    d["train"]["epochs"] = 1
+    d["data"]["n_samples"] = 150
+    d["seeds"] = 2
+    d["factors"] = {"learning_rate": [0.001, 0.01], "weight_decay": [0.0001]}
+    d["claims"] = []
+    d["search"].update(trials=3, batch=2, seeds=2, fresh_seeds=2, replicates=2)
+    return study_from_dict(d)
+
+
+def test_interrupted_search_resumes_without_losing_or_repeating_a_run(tmp_path):
+    from jaxstab.search import stored_search
+    from jaxstab.store import Store
+
+    study = _small_search()
+    metric = study.main_metric
+    full = run_search(study)  # the reference: uninterrupted, in memory
+    store = Store(tmp_path / "r.sqlite")
+    fp = store.ensure_study(study)
+    commits = []
+
+    class Stop(Exception):
+        pass
+
+    def commit(recs, seconds):
+        store.write_chunk(fp, recs, seconds, {})
+        commits.append(len(recs))
+        if len(commits) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_search(study, known=store.values(fp, metric), on_chunk=commit)
+    first = len(store.done(fp))
+    assert first == sum(commits) and 0 < first < full.runs
+    assert stored_search(store, fp, study) is None  # incomplete: nothing to report yet
+
+    resumed = run_search(study, known=store.values(fp, metric),
+                         on_chunk=lambda r, s: store.write_chunk(fp, r, s, {}))
+    assert resumed.stored == first and resumed.runs + first == full.runs
+    assert len(store.done(fp)) == full.runs
+    assert [p.to_dict() for p in resumed.picks] == [p.to_dict() for p in full.picks]
+    again = stored_search(store, fp, study)  # recomputed from the store, no training
+    assert again.runs == 0 and again.stored == full.runs
+    assert [p.to_dict() for p in again.picks] == [p.to_dict() for p in full.picks]
+    # the study's own settings hold only the study's runs, not the search's
+    assert all(len(s.seeds) == 0 for s in store.results(fp).settings)
+
+
+def test_run_trains_the_search_and_compare_and_report_show_it(cli, tmp_path):
+    import json
+
+    toml = tmp_path / "search.toml"
+    d = _small_search().to_dict()
+    from jaxstab.report._render import to_toml
+
+    toml.write_text(to_toml(d))
+    rc, out, err = cli("run", toml)
+    assert rc == 0, err
+    assert f"{d['name']} search: " in out and "already in the store" in out
+    assert "best_seed" in out and "winner's curse" in out
+    rc, out2, err = cli("run", toml)  # nothing left to train
+    assert rc == 0, err
+    assert "search: 0 runs trained" in out2
+    rc, out, err = cli("compare", toml, "--json")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert len(data["search"]["picks"]) == 3 * len(RULES) * 2
+    assert {v["status"] for v in data["search"]["verdicts"]} <= {"holds", "refuted",
+                                                                  "inconclusive"}
+    rc, out, err = cli("report", "--out", "rep")
+    assert rc == 0, err
+    page = next(p for p in (tmp_path / "rep").glob("*.html") if p.name != "index.html")
+    html = page.read_text()
+    assert 'id="search"' in html and "winner" in html
+    assert html.count('class="verdict ') == 5

@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxstab import stats
 from jaxstab.errors import UserError
+from jaxstab.search import stored_search
 from jaxstab.store import Store, StudyResults
 
 # The seeds-needed curve is drawn over these standardized effects / std ratios.
@@ -78,6 +79,29 @@ class SeedsNeeded:
 
 
 @dataclass(frozen=True)
+class SearchRow:
+    """One (method, selection rule) of a study's search: means over its replicates."""
+
+    method: str
+    rule: str
+    search_score: float  # what the rule saw when it picked
+    fresh_score: float  # the pick re-run on fresh seeds
+    optimism: float  # search - fresh: the winner's curse
+    replicates: int
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    methods: tuple[str, ...]
+    trials: int  # per method and replicate
+    seeds: int  # per trial
+    fresh_seeds: int  # per pick
+    replicates: int
+    rows: tuple[SearchRow, ...]
+    verdicts: tuple[stats.Verdict, ...]
+
+
+@dataclass(frozen=True)
 class StudyReport:
     name: str
     slug: str
@@ -102,6 +126,7 @@ class StudyReport:
     config: Mapping[str, Any]
     notes: tuple[str, ...]  # what could not be computed, and why
     generated: str
+    search: SearchReport | None = None  # the study's adaptive search, once complete
 
 
 @dataclass(frozen=True)
@@ -241,7 +266,26 @@ def _environment(results: StudyResults) -> tuple[tuple[str, str], ...]:
     return tuple((k, "; ".join(seen[k])) for k in keys)
 
 
-def build_study(results: StudyResults, slug: str, now: str) -> StudyReport:
+def _search(result) -> SearchReport:
+    from jaxstab.search import RULES
+
+    cfg = result.study.search
+    rows = []
+    for method in dict.fromkeys(p.method for p in result.picks):
+        for rule in RULES:
+            ps = [p for p in result.picks if p.method == method and p.rule == rule]
+            with warnings.catch_warnings():  # a rule whose every pick diverged: NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = {a: float(np.nanmean([getattr(p, a) for p in ps]))
+                        for a in ("search_score", "fresh_score", "optimism")}
+            rows.append(SearchRow(method, rule, replicates=len(ps), **mean))
+    return SearchReport(tuple(cfg.methods), cfg.trials, cfg.seeds, cfg.fresh_seeds,
+                        len({p.replicate for p in result.picks}), tuple(rows),
+                        tuple(result.verdicts(rng=RNG_SEED)))
+
+
+def build_study(results: StudyResults, slug: str, now: str, search=None) -> StudyReport:
+    """``search``: the study's finished search (``jaxstab.search.stored_search``)."""
     study = results.study
     main = study.main_metric
     recorded = sorted({m for s in results.settings for m in s.metrics} - {"diverged"})
@@ -286,7 +330,9 @@ def build_study(results: StudyResults, slug: str, now: str) -> StudyReport:
         runs=sum(s.n_runs for s in settings), diverged=sum(s.n_diverged for s in settings),
         wall_seconds=float(sum(c["seconds"] for c in results.chunks)),
         chunks=len(results.chunks), date=timestamp(max(finished) if finished else None),
-        config=study.to_dict(), notes=tuple(notes), generated=now)
+        config=study.to_dict(), notes=tuple(notes), generated=now,
+        search=None if search is None else _try(notes, "search", lambda: _search(search),
+                                                None))
 
 
 def build(store: Store, now: datetime | None = None) -> tuple[IndexReport, list[StudyReport]]:
@@ -298,11 +344,15 @@ def build(store: Store, now: datetime | None = None) -> tuple[IndexReport, list[
         # scipy warns about near-constant samples (every seed at one accuracy); the
         # statistics say so in their notes, and the warning would only be terminal noise.
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
-        reports = [build_study(store.results(latest[n]), names[n], generated)
-                   for n in sorted(latest)]
+        reports = []
+        for n in sorted(latest):
+            results = store.results(latest[n])
+            search = stored_search(store, latest[n], results.study)
+            reports.append(build_study(results, names[n], generated, search))
     entries = tuple(IndexEntry(
         r.name, r.slug, r.description, r.seeds, r.runs, r.date,
-        tuple((v.claim, v.status) for v in r.verdicts)) for r in reports)
+        tuple((v.claim, v.status) for v in r.verdicts
+              + (r.search.verdicts if r.search else ()))) for r in reports)
     return IndexReport(store.path.name, generated, entries), reports
 
 

@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from jaxstab.errors import UserError
 from jaxstab.report import _figures
-from jaxstab.report._model import IndexReport, StudyReport, build, jsonable
+from jaxstab.report._model import IndexReport, StudyReport, build, jsonable, label
 from jaxstab.store import Store
 
 QUANTITY = {"mean": "mean", "spread": "spread (std)"}
@@ -255,8 +255,14 @@ def render_study(r: StudyReport, env: jinja2.Environment | None = None) -> str:
     env = env or _environment()
     labels = {s.key: s.label for s in r.settings}
     words = [verdict_words(v, labels) for v in r.verdicts]
+    search_words = []
+    if r.search is not None:  # its settings are a rule's or a method's picks
+        search_words = [verdict_words(v, {k: label(json.loads(k)) for k in
+                                          (v.setting_a, v.setting_b)})
+                        for v in r.search.verdicts]
     return env.get_template("study.html").render(
-        r=r, words=words, figures=figures(r), toml=to_toml(dict(r.config)),
+        r=r, words=words, search_words=search_words, figures=figures(r),
+        toml=to_toml(dict(r.config)),
         generator=_generator(), counts={s: sum(v.status == s for v in r.verdicts)
                                         for s in ("holds", "refuted", "inconclusive")})
 
