@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from conftest import tiny

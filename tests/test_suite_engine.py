@@ -142,6 +142,31 @@ def test_mnist1d_cnn_has_the_papers_shape():
     assert p["params"]["Dense_0"]["kernel"].shape == (2 * 6 * 40, 10)
 
 
+@pytest.mark.parametrize("size,length,cin", [(5, 40, 1), (3, 19, 25), (3, 10, 25),
+                                             (4, 9, 3)])
+def test_conv1d_equals_flax_conv_with_the_same_parameters(size, length, cin):
+    import flax.linen as nn
+
+    from jaxstab.models import Conv1D
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (7, length, cin))
+    ours = Conv1D(25, size)
+    ref = nn.Conv(25, (size,), strides=(2,), padding=[(1, 1)])
+    params = ours.init(jax.random.PRNGKey(1), x)
+    ref_params = ref.init(jax.random.PRNGKey(1), x)
+    # same parameter shapes and the same initialization (lecun normal, zero bias)
+    assert jax.tree_util.tree_map(jnp.shape, params) == \
+        jax.tree_util.tree_map(jnp.shape, ref_params)
+    np.testing.assert_array_equal(params["params"]["kernel"],
+                                  ref_params["params"]["kernel"])
+    np.testing.assert_allclose(ours.apply(params, x), ref.apply(params, x),
+                               rtol=1e-5, atol=1e-5)
+    g_ours = jax.grad(lambda p: jnp.sum(jnp.sin(ours.apply(p, x))))(params)
+    g_ref = jax.grad(lambda p: jnp.sum(jnp.sin(ref.apply(p, x))))(params)
+    for a, b in zip(jax.tree_util.tree_leaves(g_ours), jax.tree_util.tree_leaves(g_ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_multiclass_metrics_match_scikit_learn():
     rng = np.random.default_rng(0)
     n, k = 300, 6

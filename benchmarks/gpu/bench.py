@@ -1,8 +1,11 @@
 """Throughput table: runs/s and device memory of seed sweeps at 1 ... 131,072 seeds, for
-the article's Example 2 through jaxstab, beside a hand-written ``jit(vmap)`` of the same
-training and (when PyTorch is installed) a PyTorch eager loop, all in one process.
+the article's Example 2 and MNIST-1D's MLP and CNN through jaxstab, beside a
+hand-written ``jit(vmap)`` of the same training (for MNIST-1D: the same networks, Adam,
+batch 100, on fixed inputs, ``benchmarks/cnn_cpu.py``) and (when PyTorch is installed) a
+PyTorch eager loop of Example 2, all in one process.
 
-    python benchmarks/gpu/bench.py [--seeds 1 64 1024 ...] [--out table.md] [--budget 420]
+    python benchmarks/gpu/bench.py [--workloads example2 mnist1d_mlp mnist1d_cnn]
+        [--seeds 1 64 1024 ...] [--mnist1d-epochs 150] [--out table.md] [--budget 420]
 
 Runs on whatever JAX's default backend is (GPU, or CPU for a dry run). ``--budget`` stops
 adding rows after that many seconds so the script fits a lease. Compile is excluded from
@@ -19,10 +22,14 @@ import time
 import jax
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import cnn_cpu  # noqa: E402
 import compare_handwritten as hw  # noqa: E402
 
 from jaxstab import sweep as S  # noqa: E402
 from jaxstab.study import load_study, study_from_dict  # noqa: E402
+
+
+WORKLOADS = ("example2", "mnist1d_mlp", "mnist1d_cnn")
 
 
 def example2(lr: float = 0.1):
@@ -62,9 +69,17 @@ def jaxstab_sweep(study, n: int) -> float:
     return _timed(lambda: S.sweep(study, seeds=n))
 
 
-def handwritten(n: int) -> dict:
+def _mnist1d_handwritten(conv: str, steps: int):
+    def make(n: int):
+        fn = jax.jit(jax.vmap(cnn_cpu.hand_written(cnn_cpu.Net(conv), steps)))
+        keys = jax.random.split(jax.random.PRNGKey(1), n)
+        return lambda: fn(keys).block_until_ready()
+    return make
+
+
+def handwritten(n: int, make=None) -> dict:
     try:
-        fn = hw._handwritten(n)
+        fn = (make or hw._handwritten)(n)
         first = _timed(fn)
         return {"first": first, "later": _timed(fn)}
     except Exception as e:  # noqa: BLE001 - an out-of-memory row is a result
@@ -106,16 +121,19 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--budget", type=float, default=420.0)
     ap.add_argument("--torch-seeds", type=int, default=2)
+    ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
+    ap.add_argument("--mnist1d-epochs", type=int, default=150,
+                    help="epochs of 4000 examples (150 = the paper's 6000 steps)")
     args = ap.parse_args()
     start = time.perf_counter()
     dev = jax.devices()[0]
     lines = [f"device: {getattr(dev, 'device_kind', dev)} ({jax.default_backend()}), "
              f"{jax.device_count()} device(s); jax {jax.__version__}; "
              f"date {time.strftime('%Y-%m-%d')}", ""]
-    lines += ["| seeds | chunk | jaxstab engine runs/s | jaxstab first call (s) | "
+    lines += ["| workload | seeds | chunk | jaxstab engine runs/s | jaxstab first call (s) | "
               "sweep+records runs/s | hand-written jit(vmap) runs/s | hand-written first (s) "
               "| ratio engine/hand | chunk device memory (MiB) |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
     def flush():
         text = "\n".join(lines)
@@ -124,20 +142,29 @@ def main() -> None:
             with open(args.out, "w") as f:
                 f.write(text + "\n")
 
-    study = example2()
-    for n in args.seeds:
+    steps = args.mnist1d_epochs * 40  # 4000 training examples, batch 100
+    work = [(w, n) for w in args.workloads for n in args.seeds]
+    for name, n in work:
         if time.perf_counter() - start > args.budget:
-            lines.append(f"| {n} | stopped: time budget of {args.budget:.0f} s spent |")
+            lines.append(f"| {name} | {n} | stopped: time budget of {args.budget:.0f} s "
+                         f"spent |")
             break
+        if name == "example2":
+            study, make = example2(), None
+        else:
+            model = name.split("_")[1]
+            study = cnn_cpu.mnist1d_study(args.mnist1d_epochs, model)
+            make = _mnist1d_handwritten("flax.linen.Conv" if model == "cnn" else "mlp",
+                                        steps)
         e = jaxstab_engine(study, n)
         sw = jaxstab_sweep(study, n)
-        h = handwritten(n)
+        h = handwritten(n, make)
         if "error" in h:
             hcol, hfirst, ratio = h["error"], "-", "-"
         else:
             hcol, hfirst = f"{n / h['later']:,.0f}", f"{h['first']:.2f}"
             ratio = f"{(n / e['later']) / (n / h['later']):.2f}"
-        lines.append(f"| {n} | {e['chunk']} | {n / e['later']:,.0f} | {e['first']:.2f} | "
+        lines.append(f"| {name} | {n} | {e['chunk']} | {n / e['later']:,.0f} | {e['first']:.2f} | "
                      f"{n / sw:,.0f} | {hcol} | {hfirst} | {ratio} | "
                      f"{e['chunk_bytes'] / 2**20:,.0f} |")
         flush()
