@@ -117,6 +117,17 @@ def test_prob_improvement_counts_ties_half():
     assert c.effects[1].point == pytest.approx(5.5 / 9)
 
 
+@pytest.mark.parametrize("nx,ny", [(3, 4), (32, 64), (50, 50), (70, 40)])
+def test_prob_improvement_pair_count_equals_mann_whitney(nx, ny):
+    from jaxstab.stats._effects import _prob_improvement
+
+    rng = np.random.default_rng(nx)
+    x = rng.integers(0, 6, (5, nx)).astype(float)  # many ties
+    y = rng.integers(0, 6, (5, ny)).astype(float)
+    want = [st.mannwhitneyu(a, b).statistic / (nx * ny) for a, b in zip(x, y)]
+    np.testing.assert_array_equal(_prob_improvement(x, y), want)
+
+
 def test_spread_effects():
     c = js.compare(A, B, metric_kind="spread", rng=1)
     diff, (ratio,) = c.difference, c.effects

@@ -91,6 +91,11 @@ def hedges_g(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float) -> Eff
 def _prob_improvement(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     """P(X > Y) + P(X = Y)/2 over all cross pairs, from mid-ranks (Mann-Whitney U)."""
     nx, ny = x.shape[-1], y.shape[-1]
+    if nx * ny <= 2048:
+        # The same count by comparing every pair: exact, and 3.5x faster than ranking
+        # at 32 seeds a side over a bootstrap's 9999 resamples (at 64 it is even).
+        x, y = x[..., :, None], y[..., None, :]
+        return ((x > y).sum(axis=(-2, -1)) + 0.5 * (x == y).sum(axis=(-2, -1))) / (nx * ny)
     ranks = st.rankdata(np.concatenate([x, y], axis=-1), axis=-1)
     u = ranks[..., :nx].sum(axis=-1) - nx * (nx + 1) / 2
     return u / (nx * ny)
