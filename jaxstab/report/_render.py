@@ -120,8 +120,10 @@ def _value(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
 
-def verdict_words(v, labels: dict[str, str]) -> tuple[str, str]:
-    """A claim's verdict as a sentence, and its numbers as another."""
+def verdict_words(v, labels: dict[str, str], unit: str = "seeds per setting"
+                  ) -> tuple[str, str]:
+    """A claim's verdict as a sentence, and its numbers as another; ``unit`` names the
+    unit of replication (a search's verdicts count search replicates)."""
     a, b = labels.get(v.setting_a, v.setting_a), labels.get(v.setting_b, v.setting_b)
     q = f"{QUANTITY[v.kind]} of {v.metric}"
     if v.status == "holds":
@@ -133,8 +135,8 @@ def verdict_words(v, labels: dict[str, str]) -> tuple[str, str]:
         head = (f"Inconclusive: no significant difference in the {q} between {a} and {b} "
                 f"with these seeds.")
         if v.seeds_needed is not None:
-            head += (f" About {v.seeds_needed:,} seeds per setting would detect the "
-                     f"observed effect with 80% power.")
+            head += (f" About {v.seeds_needed:,} {unit} would detect the observed effect "
+                     f"with 80% power.")
         else:
             head += " The observed effect is too small to size a study that detects it."
     e, d = v.effect, v.difference
@@ -258,7 +260,8 @@ def render_study(r: StudyReport, env: jinja2.Environment | None = None) -> str:
     search_words = []
     if r.search is not None:  # its settings are a rule's or a method's picks
         search_words = [verdict_words(v, {k: label(json.loads(k)) for k in
-                                          (v.setting_a, v.setting_b)})
+                                          (v.setting_a, v.setting_b)},
+                                      unit="replicates of the whole search")
                         for v in r.search.verdicts]
     return env.get_template("study.html").render(
         r=r, words=words, search_words=search_words, figures=figures(r),
