@@ -14,7 +14,9 @@ search: ``optimism`` = search score - fresh score is the winner's curse. The who
 search is repeated ``replicates`` times on disjoint seeds; replicates are the unit of
 replication for the verdicts (``jaxstab.stats.verdicts``).
 
-``python -m jaxstab.search article/hparam_search`` runs it and prints the verdicts.
+``jaxstab run STUDY`` runs it after the study's grid, storing every run (an interrupted
+search resumes); ``python -m jaxstab.search STUDY`` runs it in memory and prints the
+verdicts.
 """
 
 from __future__ import annotations
