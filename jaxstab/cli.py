@@ -214,9 +214,15 @@ def _run_search(study, store, fp, commit) -> int:
     """The study's adaptive search ([search]): its trials and fresh re-runs are runs of
     the study like any other (seed indices apart from the study's own), committed a call
     at a time, so an interrupted search resumes; prints the picks and verdicts."""
+    import jax
+
     from jaxstab.search import run_search
     from jaxstab.stats import format_verdicts
 
+    if jax.process_index() != 0:
+        # Under jax.distributed the search runs on process 0 alone: its calls are small
+        # and sequential (each batch of proposals depends on the scores before it).
+        return 0
     say = (lambda line: print(f"{study.name} search: {line}", file=sys.stderr, flush=True)) \
         if sys.stderr.isatty() else None
     result = run_search(study, known=store.values(fp, study.main_metric), on_chunk=commit,
