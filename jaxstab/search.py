@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import math
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -155,16 +156,27 @@ class SearchResult:
                          if v is not None)]
         return verdicts(self, usable, **kwargs)
 
+    def means(self) -> list[tuple[str, str, int, dict]]:
+        """(method, rule, picks, {search_score, fresh_score, optimism: mean over the
+        replicates}) for every method and rule; NaN where every pick diverged."""
+        out = []
+        for method in dict.fromkeys(p.method for p in self.picks):
+            for rule in RULES:
+                ps = [p for p in self.picks if p.method == method and p.rule == rule]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    mean = {a: float(np.nanmean([getattr(p, a) for p in ps]))
+                            for a in ("search_score", "fresh_score", "optimism")}
+                out.append((method, rule, len(ps), mean))
+        return out
+
     def table(self) -> list[str]:
         reps = len({p.replicate for p in self.picks})
         head = f"{'method':8s} {'rule':10s} {'search':>8s} {'fresh':>8s} {'optimism':>9s}"
         lines = [f"{head}  (means over {reps} replicates)"]
-        for method in dict.fromkeys(p.method for p in self.picks):
-            for rule in RULES:
-                ps = [p for p in self.picks if p.method == method and p.rule == rule]
-                s, f, o = (np.nanmean([getattr(p, a) for p in ps])
-                           for a in ("search_score", "fresh_score", "optimism"))
-                lines.append(f"{method:8s} {rule:10s} {s:8.4f} {f:8.4f} {o:+9.4f}")
+        for method, rule, _, m in self.means():
+            lines.append(f"{method:8s} {rule:10s} {m['search_score']:8.4f} "
+                         f"{m['fresh_score']:8.4f} {m['optimism']:+9.4f}")
         return lines
 
 

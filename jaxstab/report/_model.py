@@ -267,20 +267,11 @@ def _environment(results: StudyResults) -> tuple[tuple[str, str], ...]:
 
 
 def _search(result) -> SearchReport:
-    from jaxstab.search import RULES
-
     cfg = result.study.search
-    rows = []
-    for method in dict.fromkeys(p.method for p in result.picks):
-        for rule in RULES:
-            ps = [p for p in result.picks if p.method == method and p.rule == rule]
-            with warnings.catch_warnings():  # a rule whose every pick diverged: NaN
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = {a: float(np.nanmean([getattr(p, a) for p in ps]))
-                        for a in ("search_score", "fresh_score", "optimism")}
-            rows.append(SearchRow(method, rule, replicates=len(ps), **mean))
+    rows = tuple(SearchRow(method, rule, replicates=n, **mean)
+                 for method, rule, n, mean in result.means())
     return SearchReport(tuple(cfg.methods), cfg.trials, cfg.seeds, cfg.fresh_seeds,
-                        len({p.replicate for p in result.picks}), tuple(rows),
+                        len({p.replicate for p in result.picks}), rows,
                         tuple(result.verdicts(rng=RNG_SEED)))
 
 
