@@ -49,18 +49,19 @@ def jax_cache(enabled: bool = True) -> None:
 
 def clear_compile_caches() -> None:
     """Forget every compiled program of this process: JAX's caches and the memos of
-    jaxstab.train and jaxstab.sweep (``make_run``, ``_program``, ...). Every
-    ``functools.lru_cache`` of those two modules is cleared, so a memo added later
-    cannot make the compile benchmark time a cache hit."""
+    jaxstab.train, builtin, usertask and sweep (``make_run``, ``make_program``,
+    ``_PROGRAMS``, ...). Every ``functools.lru_cache`` of those modules is cleared, so a
+    memo added later cannot make the compile benchmark time a cache hit."""
     import jax
 
-    from jaxstab import sweep, train
+    from jaxstab import builtin, sweep, train, usertask
 
     jax.clear_caches()
-    for module in (train, sweep):
+    for module in (train, builtin, usertask, sweep):
         for obj in vars(module).values():
             if callable(getattr(obj, "cache_clear", None)):
                 obj.cache_clear()
+    sweep._PROGRAMS.clear()
 
 
 def block(tree: Any) -> Any:

@@ -102,3 +102,29 @@ class PeakMemSweep:
         from jaxstab.sweep import sweep
 
         sweep(self.study, seeds=seeds)
+
+
+class TimeUserTaskSweep(JaxBenchmark):
+    """``sweep`` of a user's own ``make_train`` (``tests/userpkg/task.toml``: a small
+    MLP in plain JAX + optax, 4 settings: two traced learning rates x two static widths,
+    so 2 compiled programs), records included, compilation excluded: the user-task path
+    (``jaxstab.usertask``) timed like the built-in one."""
+
+    params = [16, 256]
+    param_names = ["seeds"]
+
+    def prepare(self, seeds):
+        from pathlib import Path
+
+        from jaxstab.study import load_study
+        from jaxstab.sweep import sweep
+
+        jax_cache()
+        s = load_study(str(Path(__file__).parents[1] / "tests" / "userpkg" / "task.toml"))
+        sweep(s, seeds=seeds)
+        return s
+
+    def time_user_task_sweep(self, seeds):
+        from jaxstab.sweep import sweep
+
+        sweep(self.state, seeds=seeds)

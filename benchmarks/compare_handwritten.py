@@ -1,8 +1,20 @@
 """jaxstab's engine against a minimal hand-written ``jit(vmap(train))`` of the same
-training (the article's Example 2: Dense128-relu -> Dense1, Keras's Adam, 1000 x 10
-uniform inputs with coin labels, batch 32, 10 epochs), in one process.
+training, in one process.
 
     python benchmarks/compare_handwritten.py [--seeds 256] [--repeat 3] [--out FILE]
+                                             [--case example2 user]
+
+``example2``: the built-in task on the article's Example 2 (Dense128-relu -> Dense1,
+Keras's Adam, 1000 x 10 uniform inputs with coin labels, batch 32, 10 epochs) against
+``handwritten_train``, the same training written by hand.
+
+``user``: a user's own ``make_train`` (DESIGN.md, "User tasks") run as a study through
+``jaxstab.sweep.sweep`` against ``jax.jit(jax.vmap(train))`` of the very same ``train``,
+its keys built the way the engine builds them. Two tasks: ``user_make_train`` below
+(Example 2's network and data written as a user would, with optax's Adam) and the test
+suite's tiny one (``tests/userpkg/tasks.py``: 12 steps of a width-8 MLP per run, where
+the engine's fixed costs per call weigh the most). Before timing, the engine's metrics
+are checked against the hand-written program's, run for run.
 
 Prints wall times with compile (first call) and without (later calls) and the ratio
 jaxstab / hand-written. Timings on shared machines are noisy: compare the ratio.
@@ -67,11 +79,14 @@ def handwritten_train(key):
 
 
 def _clear() -> None:
-    from jaxstab import sweep, train
+    """Forget every compiled program: JAX's caches and jaxstab's memos of programs."""
+    from jaxstab import builtin, sweep, train, usertask
 
     jax.clear_caches()
-    train.make_run.cache_clear()
-    sweep._program.cache_clear()
+    for memo in (train.make_run, builtin.make_program, usertask.make_program,
+                 sweep._host_seed_program):
+        memo.cache_clear()
+    sweep._PROGRAMS.clear()
 
 
 def _handwritten(seeds: int):
@@ -98,11 +113,145 @@ def _time(fn) -> float:
     return time.perf_counter() - t0
 
 
-def measure(seeds: int, repeat: int) -> dict:
+# ---- the user-task case -------------------------------------------------------------
+
+VARY = ("init", "order", "data")
+
+
+def user_make_train(config):
+    """Example 2's training as a user writes it for jaxstab: ``make_train(config) ->
+    train(keys, hparams)``, optax's Adam with the learning rate traced, a ``lax.scan``
+    over epochs and batches (the last partial batch dropped)."""
+    import optax
+
+    n, d, h, b, epochs = (config[k] for k in ("n", "d", "hidden", "batch", "epochs"))
+    steps = n // b
+
+    def logits(p, x):
+        return (jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"])[:, 0]
+
+    def loss_fn(p, x, y):
+        return jnp.mean(optax.sigmoid_binary_cross_entropy(logits(p, x), y))
+
+    def train(keys, hparams):
+        kx, ky = jax.random.split(keys["data"])
+        x = jax.random.uniform(kx, (n, d))
+        y = jax.random.bernoulli(ky, 0.5, (n,)).astype(jnp.float32)
+        k1, k2 = jax.random.split(keys["init"])
+        glorot = jax.nn.initializers.glorot_uniform()
+        params = {"w1": glorot(k1, (d, h)), "b1": jnp.zeros(h),
+                  "w2": glorot(k2, (h, 1)), "b2": jnp.zeros(1)}
+        tx = optax.inject_hyperparams(optax.adam)(learning_rate=hparams["learning_rate"])
+
+        def step(carry, idx):
+            p, state = carry
+            loss, g = jax.value_and_grad(loss_fn)(p, x[idx], y[idx])
+            upd, state = tx.update(g, state, p)
+            return (optax.apply_updates(p, upd), state), loss
+
+        def epoch(carry, e):
+            perm = jax.random.permutation(jax.random.fold_in(keys["order"], e), n)
+            carry, losses = jax.lax.scan(step, carry,
+                                         perm[:steps * b].reshape(steps, b))
+            return carry, jnp.mean(losses)
+
+        (params, _), curve = jax.lax.scan(epoch, (params, tx.init(params)),
+                                          jnp.arange(epochs))
+        acc = jnp.mean((logits(params, x) > 0) == (y > 0.5))
+        return {"train_accuracy": acc, "train_loss": curve[-1], "loss": curve}
+
+    return train
+
+
+def _userpkg_make_train():
+    import importlib
+    import sys
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parent.parent / "tests" / "userpkg")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("tasks").make_train
+
+
+# name -> (a function giving make_train, [config], {float factor: value}, main metric)
+USER_TASKS = {
+    "user mlp (Example 2 size)": (
+        lambda: user_make_train, dict(n=N, d=D, hidden=H, batch=B, epochs=EPOCHS),
+        {"learning_rate": 0.01}, "train_accuracy"),
+    "tests/userpkg (tiny)": (
+        _userpkg_make_train, dict(width=8, epochs=3), {"learning_rate": 0.5},
+        "test_accuracy"),
+}
+
+
+def _user_inputs(seeds: int, hp: dict):
+    """Per-run seed indices of every source (the seed index where the source varies,
+    0 elsewhere) and hyperparameters, as the engine builds them."""
+    from jaxstab.usertask import SOURCES
+
+    ks = np.arange(seeds)
+    idx = np.stack([ks if s in VARY else np.zeros_like(ks) for s in SOURCES], axis=1)
+    return idx.astype(np.uint32), {k: np.full(seeds, v, np.float32) for k, v in hp.items()}
+
+
+def _user_hand(name: str):
+    def make(seeds: int):
+        from jaxstab.usertask import SOURCES
+
+        load, config, hp, _ = USER_TASKS[name]
+        train = load()(dict(config))
+        idx, hps = _user_inputs(seeds, hp)
+
+        def one(i, h):
+            # fold_in(fold_in(key(study seed), source id), seed index), as the engine
+            root = jax.random.PRNGKey(0)
+            keys = {s: jax.random.fold_in(jax.random.fold_in(root, j), i[j])
+                    for j, s in enumerate(SOURCES)}
+            return train(keys, h)
+
+        fn = jax.jit(jax.vmap(one))
+        return lambda: jax.block_until_ready(fn(idx, hps))
+    return make
+
+
+def _user_study(name: str):
+    from jaxstab.study import Study
+
+    load, config, hp, metric = USER_TASKS[name]
+    return Study(name="bench/user_task", task=load(), config=config, vary=VARY,
+                 factors=tuple((k, (float(v),)) for k, v in hp.items()),
+                 main_metric=metric)
+
+
+def _user_jaxstab(name: str):
+    def make(seeds: int):
+        from jaxstab.sweep import sweep
+
+        study = _user_study(name)
+        return lambda: sweep(study, seeds=seeds, chunk_size=seeds)
+    return make
+
+
+def check_user_same(name: str, seeds: int = 8) -> None:
+    """The engine's runs are the hand-written program's runs (same keys, same train)."""
+    from jaxstab.sweep import sweep
+
+    recs = []
+    sweep(_user_study(name), seeds=seeds, chunk_size=seeds,
+          on_chunk=lambda r, s: recs.extend(r))
+    metric = USER_TASKS[name][3]
+    engine = np.array([r.metrics[metric] for r in sorted(recs, key=lambda r: r.seed)])
+    hand = jax.device_get(_user_hand(name)(seeds)())[metric]
+    np.testing.assert_allclose(engine, hand, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def measure(seeds: int, repeat: int, pair=None) -> dict:
     """Interleaved rounds (caches cleared before each first call); min over rounds."""
     best = {}
+    pair = pair or (("hand", _handwritten), ("jaxstab", _jaxstab))
     for _ in range(repeat):
-        for name, make in (("hand", _handwritten), ("jaxstab", _jaxstab)):
+        for name, make in pair:
             _clear()
             fn = make(seeds)
             first = _time(fn)
@@ -112,24 +261,40 @@ def measure(seeds: int, repeat: int) -> dict:
     return best
 
 
+def _row(n: int, best: dict, first: str = "") -> str:
+    (hf, hl), (jf, jl) = best["hand"], best["jaxstab"]
+    return (f"| {first}{n} | {hf:.2f} | {jf:.2f} | {jf / hf:.2f} | {hl:.3f} | {jl:.3f} | "
+            f"{jl / hl:.2f} | {n / jl:,.0f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[256])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", help="also append the table (markdown) to this file")
+    ap.add_argument("--case", nargs="+", choices=("example2", "user"),
+                    default=["example2"], help="what to compare (default: example2)")
     args = ap.parse_args()
     dev = jax.devices()[0]
     head = (f"device: {getattr(dev, 'device_kind', dev)} ({jax.default_backend()}), "
             f"jax {jax.__version__}, {jax.device_count()} device(s)")
-    rows = ["| seeds | hand-written first (s) | jaxstab first (s) | ratio first | "
-            "hand-written later (s) | jaxstab later (s) | ratio later | jaxstab runs/s |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for n in args.seeds:
-        best = measure(n, args.repeat)
-        (hf, hl), (jf, jl) = best["hand"], best["jaxstab"]
-        rows.append(f"| {n} | {hf:.2f} | {jf:.2f} | {jf / hf:.2f} | {hl:.3f} | {jl:.3f} | "
-                    f"{jl / hl:.2f} | {n / jl:,.0f} |")
-    text = "\n".join([head, "", *rows])
+    cols = ("seeds | hand-written first (s) | jaxstab first (s) | ratio first | "
+            "hand-written later (s) | jaxstab later (s) | ratio later | jaxstab runs/s |")
+    rows = []
+    if "example2" in args.case:
+        rows += ["Example 2, built-in task:", "", "| " + cols,
+                 "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        rows += [_row(n, measure(n, args.repeat)) for n in args.seeds] + [""]
+    if "user" in args.case:
+        rows += ["User task (make_train) through sweep against jit(vmap(train)):", "",
+                 "| task | " + cols, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name in USER_TASKS:
+            check_user_same(name)
+            for n in args.seeds:
+                pair = (("hand", _user_hand(name)), ("jaxstab", _user_jaxstab(name)))
+                rows.append(_row(n, measure(n, args.repeat, pair), f"{name} | "))
+        rows.append("")
+    text = "\n".join([head, "", *rows]).rstrip()
     print(text)
     if args.out:
         with open(args.out, "a") as f:

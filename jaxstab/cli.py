@@ -9,12 +9,9 @@ import json
 import os
 import re
 import shlex
-import signal
 import sqlite3
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 from jaxstab.errors import UserError
@@ -69,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--correction", choices=("holm", "fdr_bh"), default="holm")
     c.add_argument("--json", action="store_true", help="print the same as JSON")
     c.set_defaults(func=cmd_compare)
+    i = sub.add_parser("import", help="scores made elsewhere (CSV) into the store")
+    i.add_argument("file", help="CSV: setting, seed, metric, value (the export's columns) "
+                                "or setting, seed and one column per metric")
+    i.add_argument("--study", required=True, help="the study name to store them under")
+    i.add_argument("--claims", help="a TOML file whose [[claims]] (and main_metric) apply")
+    i.add_argument("--store", default="results.sqlite")
+    i.set_defaults(func=cmd_import)
     add_report_parser(sub)
     return p
 
@@ -117,21 +121,12 @@ def cmd_list(args) -> int:
     return 0
 
 
-class _Progress:
-    def __init__(self, label: str):
-        self.label, self.tty, self.t0 = label, sys.stderr.isatty(), time.perf_counter()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.tty:
-            return
-        width = 30
-        fill = int(width * done / max(total, 1))
-        rate = done / max(time.perf_counter() - self.t0, 1e-9)
-        sys.stderr.write(f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] "
-                         f"{done}/{total} runs {rate:,.0f} runs/s")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+def _progress(study):
+    try:
+        from jaxstab.progress import Progress
+    except ImportError:  # TODO(lead): remove once jaxstab.progress lands
+        return None
+    return Progress(study.name)
 
 
 def _init_distributed(args) -> None:
@@ -155,159 +150,73 @@ def _init_distributed(args) -> None:
 
 
 def cmd_run(args) -> int:
+    from jaxstab.api import RunReport, run_study
     from jaxstab.study import expand_refs
 
-    studies = expand_refs(args.study)  # validates every study before anything is written
+    studies = expand_refs(args.study)
+    for study in studies:  # everything is checked before anything is written
+        study.check()
     _init_distributed(args)
-    from jaxstab.env import environment
-    from jaxstab.store import Store
     from jaxstab.summary import summary_lines
-    from jaxstab.sweep import sweep
 
-    store = Store(args.store, on_wait=lambda msg: print(f"jaxstab: {msg}", file=sys.stderr,
-                                                        flush=True))
-    saved = 0
+    def show(run) -> None:
+        also = f", {run.late} of them stored first by another process" if run.late else ""
+        print(f"{run.study.name}: {run.trained} runs trained{also}, {run.skipped} already "
+              f"in the store")
+        from jaxstab.api import results
+
+        seeds = args.seeds or run.study.seeds
+        for line in summary_lines(results(args.store, run.study), seeds):
+            print("  " + line)
+        if run.search is not None:
+            _show_search(run)
+
+    report = RunReport()
     try:
-        env = environment()
-        total_runs, t0 = 0, time.perf_counter()
-        for study in studies:
-            fp = store.ensure_study(study)
-            seeds = args.seeds or study.seeds
-            done = store.done(fp)
-            late = 0  # runs another process running the same study stored first
-
-            def commit(recs, sec, fp=fp):
-                def write():  # counts before a held-back Ctrl-C is raised
-                    nonlocal saved, late
-                    added = store.write_chunk(fp, recs, sec, env)
-                    saved, late = saved + added, late + len(recs) - added
-
-                _uninterrupted(write)
-
-            stats = sweep(study, seeds=seeds, chunk_size=args.chunk_size,
-                          skip=done, on_chunk=commit, progress=_Progress(study.name))
-            total_runs += stats.runs
-            skipped = sum(1 for s in study.settings() for k in range(seeds)
-                          if (s.key, k) in done)
-            also = f", {late} of them stored first by another process" if late else ""
-            print(f"{study.name}: {stats.runs} runs trained{also}, {skipped} already in the "
-                  f"store")
-            for line in summary_lines(store.results(fp), seeds):
-                print("  " + line)
-            if study.search is not None:
-                total_runs += _run_search(study, store, fp, commit)
+        run_study(studies, store=args.store, seeds=args.seeds, chunk_size=args.chunk_size,
+                  progress=_progress, on_study=show, report=report,
+                  on_wait=lambda msg: print(f"jaxstab: {msg}", file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         if sys.stderr.isatty():
             sys.stderr.write("\n")  # off the progress bar's line
-        print(_one_line(f"jaxstab: interrupted; {saved} finished runs of this session are "
-                        f"saved in {args.store}; resume with: jaxstab "
+        print(_one_line(f"jaxstab: interrupted; {report.saved} finished runs of this "
+                        f"session are saved in {args.store}; resume with: jaxstab "
                         f"{shlex.join(args.argv)}"), file=sys.stderr)
         return 130
-    finally:
-        store.close()
-    seconds = time.perf_counter() - t0
-    print(f"{total_runs} runs in {seconds:.1f} s, {total_runs / max(seconds, 1e-9):.1f} runs/s")
+    print(f"{report.runs} runs in {report.seconds:.1f} s, "
+          f"{report.runs / max(report.seconds, 1e-9):.1f} runs/s")
     return 0
 
 
-def _run_search(study, store, fp, commit) -> int:
-    """The study's adaptive search ([search]): its trials and fresh re-runs are runs of
-    the study like any other (seed indices apart from the study's own), committed a call
-    at a time, so an interrupted search resumes; prints the picks and verdicts."""
-    import jax
-
-    from jaxstab.search import run_search
+def _show_search(run) -> None:
     from jaxstab.stats import format_verdicts
 
-    if jax.process_index() != 0:
-        # Under jax.distributed the search runs on process 0 alone: its calls are small
-        # and sequential (each batch of proposals depends on the scores before it).
-        return 0
-    say = (lambda line: print(f"{study.name} search: {line}", file=sys.stderr, flush=True)) \
-        if sys.stderr.isatty() else None
-    result = run_search(study, known=store.values(fp, study.main_metric), on_chunk=commit,
-                        progress=say)
-    print(f"{study.name} search: {result.runs} runs trained, {result.stored} already in "
-          f"the store")
+    result = run.search
+    print(f"{run.study.name} search: {result.runs} runs trained, {result.stored} already "
+          f"in the store")
     for line in result.table() + [""] + format_verdicts(result.verdicts()).splitlines():
         print("  " + line)
-    return result.runs
-
-
-def _uninterrupted(fn):
-    """Call ``fn`` (a commit) with a first Ctrl-C held back until it returns, so a chunk
-    that finished training is saved whole; a second Ctrl-C stops at once (the commit
-    then rolls back: the store never holds part of a chunk)."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # e.g. under nohup
-        return fn()
-    held = []
-
-    def hold(signum, frame):
-        if held:
-            raise KeyboardInterrupt
-        held.append(signum)
-        print("jaxstab: saving the finished chunk, then stopping (Ctrl-C again to stop "
-              "at once)", file=sys.stderr, flush=True)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    try:
-        return fn()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
-        if held:
-            raise KeyboardInterrupt
 
 
 def cmd_compare(args) -> int:
-    from jaxstab.stats import (format_comparison_table, format_verdicts, omnibus, pairwise,
-                               verdicts)
-    from jaxstab.store import Store
+    from jaxstab.api import compare
 
-    store = Store(args.store, create=False)
-    name = args.study
-    if name not in {n for n, _, _ in store.studies()}:
-        from jaxstab.study import load_study
-
-        name = load_study(name).name  # a TOML path or built-in names its study
-    results = store.results(store.latest(name))
-    metric = args.metric or results.study.main_metric
-    have = {m for s in results.settings for m in s.metrics}
-    if metric not in have:
-        raise UserError(f"--metric: `{metric}` is not recorded for {name}; it has: "
-                        f"{', '.join(sorted(have))}")
-    pw = pairwise(results, metric=metric, metric_kind=args.kind, correction=args.correction)
-    omni = omnibus(results, metric=metric, metric_kind=args.kind) \
-        if len(results.settings) > 2 else None
-    ver = verdicts(results, results.study.claims, correction=args.correction)
-    from jaxstab.search import stored_search
-
-    search = stored_search(store, results.fingerprint, results.study)
-    search_ver = search.verdicts(correction=args.correction) if search else []
+    cmp = compare(args.store, args.study, metric=args.metric, kind=args.kind,
+                  correction=args.correction)
     if args.json:
-        print(json.dumps({"study": name, "fingerprint": results.fingerprint,
-                          "metric": metric, "kind": args.kind,
-                          "pairwise": pw.to_dict(),
-                          "omnibus": omni.to_dict() if omni else None,
-                          "verdicts": [v.to_dict() for v in ver],
-                          "search": None if search is None else {
-                              "picks": [p.to_dict() for p in search.picks],
-                              "verdicts": [v.to_dict() for v in search_ver]}},
-                         indent=2, allow_nan=False))
-        return 0
-    print(f"{name} - {metric} ({args.kind})")
-    print(format_comparison_table(pw))
-    if omni is not None:
-        print(", ".join(f"{t.name}: p={t.p_value:.3g}" for t in omni.tests))
-    if ver:
-        print()
-        print(format_verdicts(ver))
-    if search is not None:
-        print()
-        print(f"{name} - search ({len(search.picks)} picks re-run on fresh seeds)")
-        print("\n".join(search.table()))
-        print()
-        print(format_verdicts(search_ver))
+        print(json.dumps(cmp.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(cmp.format())
+    return 0
+
+
+def cmd_import(args) -> int:
+    from jaxstab.importer import import_scores
+
+    study, added = import_scores(args.file, args.study, store=args.store,
+                                 claims_file=args.claims)
+    print(f"{study.name}: {added} runs imported into {args.store} "
+          f"({len(study.settings())} settings)")
     return 0
 
 

@@ -9,14 +9,22 @@ except that the orthogonal recurrent kernel is drawn without LAPACK (``jaxstab._
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxstab._linalg import orthogonal
-from jaxstab.study import RECURRENT, ModelConfig
+from jaxstab.model_config import RECURRENT, ModelConfig
 
+# The article's four by their Keras names; any other `jax.nn` function by its own name.
 _ACT = {"relu": nn.relu, "tanh": jnp.tanh, "sigmoid": nn.sigmoid, "linear": lambda x: x}
+
+
+def activation(name: str) -> Callable:
+    return _ACT[name] if name in _ACT else getattr(jax.nn, name)
 _KERAS_DENSE = dict(kernel_init=nn.initializers.glorot_uniform(),
                     bias_init=nn.initializers.zeros)
 _CELLS = {"rnn": nn.SimpleCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
@@ -30,7 +38,7 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x, dropout_rate=None, dropout_key=None):
         for i, width in enumerate(self.hidden):
-            x = _ACT[self.activation](nn.Dense(width, **_KERAS_DENSE)(x))
+            x = activation(self.activation)(nn.Dense(width, **_KERAS_DENSE)(x))
             # Kept for the dead-unit count (``apply(..., mutable=["intermediates"])``).
             self.sow("intermediates", f"hidden_{i}", x)
             if dropout_key is not None:
@@ -150,9 +158,21 @@ class Recurrent(nn.Module):
         return nn.Dense(self.n_out)(feat)
 
 
-def build_model(cfg: ModelConfig, n_classes: int) -> nn.Module:
-    """Returns a module producing logits: one column for a sigmoid head, else n_classes."""
-    n_out = 1 if cfg.head == "sigmoid" else n_classes
+class Built(NamedTuple):
+    """A model as the training loop uses it: one way to call it, whatever the model.
+    ``apply(params, x, hp, dropout_key, eps)`` is the training forward pass (``eps``:
+    the recurrent models' zero perturbation, see ``Recurrent``); ``predict(params, x)``
+    the evaluation one; ``dead_units``: the hidden layers are sown as intermediates."""
+
+    module: nn.Module
+    init: Callable
+    apply: Callable
+    predict: Callable
+    recurrent: bool
+    dead_units: bool
+
+
+def _builtin(cfg: ModelConfig, n_out: int) -> nn.Module:
     if cfg.name == "cnn":
         return CNN(channels=cfg.n_channels, n_out=n_out)
     if cfg.name in RECURRENT:
@@ -160,6 +180,34 @@ def build_model(cfg: ModelConfig, n_classes: int) -> nn.Module:
                          readout=cfg.read, n_out=n_out)
     hidden = () if cfg.name == "logistic" else cfg.hidden
     return MLP(hidden=hidden, activation=cfg.activation, n_out=n_out)
+
+
+def build_model(cfg: ModelConfig, n_classes: int, *, dropout: bool = False) -> Built:
+    """Logits: one column for a sigmoid head, else ``n_classes``. A user's module
+    (``name = "pkg.mod:Module"``) is built as ``Module(n_out=..., **args)`` and called
+    as ``apply(params, x, train=True, rngs={"dropout": key})`` in training and with
+    ``train=False`` in evaluation (Flax's own convention for dropout)."""
+    n_out = 1 if cfg.head == "sigmoid" else n_classes
+    if cfg.user:
+        from jaxstab._check import import_object
+
+        module = import_object(cfg.name, "model.name")(n_out=n_out, **dict(cfg.args or {}))
+        return Built(
+            module, lambda key, x: module.init({"params": key, "dropout": key}, x,
+                                               train=False),
+            lambda p, x, hp, dkey, eps: module.apply(p, x, train=True,
+                                                     rngs={"dropout": dkey}),
+            lambda p, x: module.apply(p, x, train=False), False, False)
+    module = _builtin(cfg, n_out)
+    if cfg.name in RECURRENT:
+        fwd = (lambda p, x, hp, dkey, eps: module.apply(p, x, eps=eps))
+    elif dropout:
+        fwd = (lambda p, x, hp, dkey, eps: module.apply(p, x, hp["dropout"], dkey))
+    else:
+        fwd = (lambda p, x, hp, dkey, eps: module.apply(p, x))
+    dead = cfg.name == "cnn" or (cfg.name == "mlp" and cfg.activation == "relu"
+                                 and bool(cfg.hidden))
+    return Built(module, module.init, fwd, module.apply, cfg.name in RECURRENT, dead)
 
 
 def l2_penalty(params) -> jnp.ndarray:

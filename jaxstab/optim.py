@@ -1,14 +1,23 @@
-"""Optimizers: a registry of optax factories, hyperparameters injected as arrays."""
+"""The ``[train]`` section and the optimizers: a registry of optax factories, any other
+optax optimizer by name with its keyword arguments, learning-rate schedules and gradient
+clipping; swept hyperparameters are injected as arrays (``optax.inject_hyperparams``)."""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jaxstab.study import TrainConfig
+from jaxstab._check import FrozenArgs, check_choice, check_range, fail
+
+# Continuous fields: traced hyperparameters, vmapped with the seeds.
+CONTINUOUS = ("learning_rate", "momentum", "weight_decay")
+LOSSES = ("binary_crossentropy",)
+SCHEDULES = ("constant", "warmup_cosine", "cosine", "linear")
 
 
 class KerasAdamState(NamedTuple):
@@ -74,9 +83,118 @@ OPTIMIZERS = {
     "adamw": (_adamw, ("learning_rate", "weight_decay")),
     "keras_adam": (keras_adam, ("learning_rate",)),
 }
+# scikit-learn's LogisticRegression solver, not a gradient method (jaxstab.train).
+SOLVERS = ("newton",)
 
 
-def make_optimizer(cfg: TrainConfig, hp: dict) -> optax.GradientTransformation:
+def _optax_factory(name: str):
+    """An optax optimizer by its own name (``lion``, ``rmsprop``, ``adabelief``, ...)."""
+    fn = getattr(optax, name, None)
+    if name.startswith("_") or not callable(fn):
+        return None
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None
+    return fn if "learning_rate" in params else None
+
+
+def _factory(name: str):
+    """(factory, traced hyperparameter names) for a registered or an optax name."""
+    if name in OPTIMIZERS:
+        return OPTIMIZERS[name]
+    fn = _optax_factory(name)
+    params = inspect.signature(fn).parameters
+    return fn, tuple(n for n in CONTINUOUS if n in params)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: str = "keras_adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 10
+    max_iter: int = 30
+    loss: str = "binary_crossentropy"
+    # None = not set: the article's studies keep their exact configuration.
+    optimizer_args: dict | None = None  # static keyword arguments of the optimizer
+    schedule: str | None = None  # learning-rate schedule (default constant)
+    warmup_steps: int | None = None  # warmup_cosine: linear warmup from 0
+    end_value: float | None = None  # cosine / linear: final share of the peak rate
+    clip_norm: float | None = None  # clip gradients to this global norm first
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS and self.optimizer not in SOLVERS \
+                and _optax_factory(self.optimizer) is None:
+            import difflib
+
+            known = tuple(OPTIMIZERS) + SOLVERS + tuple(
+                n for n in dir(optax) if _optax_factory(n) is not None)
+            hint = difflib.get_close_matches(self.optimizer, known, n=1)
+            fail("train.optimizer", f"unknown value {self.optimizer!r}, allowed: "
+                 f"{', '.join(tuple(OPTIMIZERS) + SOLVERS)} or any optax optimizer by name"
+                 + (f"; did you mean `{hint[0]}`?" if hint else ""))
+        check_range("train.learning_rate", self.learning_rate, 0.0, 1e4, lo_open=True)
+        check_range("train.momentum", self.momentum, 0.0, 1.0, hi_open=True)
+        check_range("train.weight_decay", self.weight_decay, 0.0, 1e3)
+        check_range("train.batch_size", self.batch_size, 1, 1_000_000)
+        check_range("train.epochs", self.epochs, 1, 100_000)
+        check_range("train.max_iter", self.max_iter, 1, 10_000)
+        check_choice("train.loss", self.loss, LOSSES)
+        if self.schedule is not None:
+            check_choice("train.schedule", self.schedule, SCHEDULES)
+        if self.warmup_steps is not None:
+            check_range("train.warmup_steps", self.warmup_steps, 0, 10_000_000)
+            if self.schedule != "warmup_cosine":
+                fail("train.warmup_steps", "goes with schedule = \"warmup_cosine\"")
+        if self.end_value is not None:
+            check_range("train.end_value", self.end_value, 0.0, 1.0)
+        if self.clip_norm is not None:
+            check_range("train.clip_norm", self.clip_norm, 0.0, 1e9, lo_open=True)
+        if self.optimizer_args is not None:
+            self._check_args()
+
+    def _check_args(self) -> None:
+        if self.optimizer in SOLVERS:
+            fail("train.optimizer_args", f"`{self.optimizer}` takes no arguments")
+        object.__setattr__(self, "optimizer_args", FrozenArgs(self.optimizer_args))
+        fn, traced = _factory(self.optimizer)
+        params = inspect.signature(fn).parameters
+        for k in self.optimizer_args:
+            if k in ("learning_rate",) + traced:
+                fail(f"train.optimizer_args.{k}", f"set `{k}` in [train] or as a factor "
+                     f"(it is a swept hyperparameter)")
+            if k not in params:
+                check_choice(f"train.optimizer_args.{k}", k,
+                             [p for p in params if p not in ("learning_rate",) + traced])
+
+
+def _schedule(cfg: TrainConfig, peak, total_steps: int):
+    """The learning rate at each step (a function of the step count) for a traced peak:
+    optax's schedule of shape at peak 1, times the peak (optax's own schedules test
+    their values in Python, which a traced value cannot answer)."""
+    end = 0.0 if cfg.end_value is None else cfg.end_value
+    total = max(total_steps, 1)
+    if cfg.schedule == "warmup_cosine":
+        warm = min(cfg.warmup_steps or 0, total - 1)
+        shape = optax.warmup_cosine_decay_schedule(0.0, 1.0, warm, total, end_value=end)
+    elif cfg.schedule == "cosine":
+        shape = optax.cosine_decay_schedule(1.0, total, alpha=end)
+    else:
+        shape = optax.linear_schedule(1.0, end, total)
+    return lambda count: peak * shape(count)
+
+
+def make_optimizer(cfg: TrainConfig, hp: dict, total_steps: int = 1
+                   ) -> optax.GradientTransformation:
     """``hp`` values may be traced arrays: inject_hyperparams keeps them in the state."""
-    factory, names = OPTIMIZERS[cfg.optimizer]
-    return optax.inject_hyperparams(factory)(**{n: hp[n] for n in names})
+    factory, names = _factory(cfg.optimizer)
+    kwargs = {n: hp[n] for n in names}
+    if cfg.schedule not in (None, "constant"):
+        kwargs["learning_rate"] = _schedule(cfg, hp["learning_rate"], total_steps)
+    tx = optax.inject_hyperparams(factory)(**kwargs, **dict(cfg.optimizer_args or {}))
+    if cfg.clip_norm is not None:
+        tx = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), tx)
+    return tx

@@ -14,17 +14,15 @@ search: ``optimism`` = search score - fresh score is the winner's curse. The who
 search is repeated ``replicates`` times on disjoint seeds; replicates are the unit of
 replication for the verdicts (``jaxstab.stats.verdicts``).
 
-``jaxstab run STUDY`` runs it after the study's grid, storing every run (an interrupted
-search resumes); ``python -m jaxstab.search STUDY`` runs it in memory and prints the
-verdicts.
+``jaxstab run STUDY`` (``jaxstab.run_study``) runs it after the study's grid, through
+the sweep's run loop, storing every run (an interrupted search resumes) and, at the end,
+its picks; ``compare`` and the report read the stored picks (no Optuna, no replay).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
-import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jaxstab.errors import UserError
-from jaxstab.study import SearchConfig, Setting, Study
+from jaxstab.search_config import SearchConfig
+from jaxstab.study import Setting, Study
 
 RULES = ("best_seed", "mean", "lcb")
 # Seed indices: the search of replicate r uses SEARCH_BASE + r * seeds + j, its fresh
@@ -220,9 +219,7 @@ class Evaluator:
 
     def scores(self, pairs) -> np.ndarray:
         """The score of each ((lr, wd), seed) pair; a diverged run scores NaN."""
-        import time
-
-        from jaxstab.sweep import execute, records
+        from jaxstab.sweep import run_pairs
 
         wanted = [(self.setting(*point), int(k)) for point, k in pairs]
         self.used.update((s.key, k) for s, k in wanted)
@@ -230,19 +227,15 @@ class Evaluator:
                      if (s.key, k) not in self.known}.values())
         if todo and not self.train:
             raise Missing(f"{len(todo)} search runs are not in the store")
-        for c in range(0, len(todo), self.size):
-            part = todo[c:c + self.size]
-            padded = part + [part[-1]] * (self.size - len(part))
-            t0 = time.perf_counter()
-            out = execute([s for s, _ in padded], [k for _, k in padded],
-                          study_seed=self.study.seed)
-            recs = records([s for s, _ in part], [k for _, k in part], out)
-            for r in recs:
+        if todo:
+            # The sweep's own loop: fixed-size calls (one compile for the whole search),
+            # the out-of-memory fallback and jax.distributed included.
+            stats = run_pairs(todo, study_seed=self.study.seed, chunk_size=self.size,
+                              on_chunk=self.on_chunk, keep=True, fixed=True)
+            for r in stats.records:
                 v = r.metrics[self.metric]
                 self.known[(r.setting, r.seed)] = np.nan if v is None else v
-            if self.on_chunk is not None:
-                self.on_chunk(recs, time.perf_counter() - t0)
-            self.runs += len(part)
+            self.runs += len(todo)
         return np.array([self.known[(s.key, k)] for s, k in wanted], float)
 
     def __call__(self, points, seeds) -> np.ndarray:
@@ -360,40 +353,23 @@ def run_search(study: Study, *, replicates: int | None = None,
     return result
 
 
+def picks_to_rows(picks: list[Pick]) -> list[dict]:
+    return [dataclasses.asdict(p) for p in picks]
+
+
 def stored_search(store, fingerprint: str, study: Study) -> SearchResult | None:
-    """The search of a study recomputed from the runs in the store, without training;
-    None when the study has no search or not all of its runs are stored yet."""
+    """The search of a study as stored by ``jaxstab run`` (its picks and their fresh
+    scores), read without Optuna and without replaying proposals; None when the study
+    has no search or it has not finished yet."""
     if study.search is None:
         return None
-    try:
-        return run_search(study, known=store.values(fingerprint, study.main_metric),
-                          train=False)
-    except Missing:
+    rows = store.search_picks(fingerprint)
+    if not rows:
         return None
+    def num(v):
+        return np.nan if v is None else v
 
-
-def main(argv: list[str] | None = None) -> int:
-    from jaxstab.stats import format_verdicts
-    from jaxstab.study import load_study
-
-    p = argparse.ArgumentParser(prog="python -m jaxstab.search",
-                                description="Hyperparameter search and its winner's curse.")
-    p.add_argument("study", help="a built-in study name or a TOML path with [search]")
-    p.add_argument("--replicates", type=int, default=None)
-    args = p.parse_args(argv)
-    try:
-        study = load_study(args.study)
-        result = run_search(study, replicates=args.replicates,
-                            progress=lambda line: print(line, file=sys.stderr))
-        print("\n".join(result.table()))
-        print()
-        print(format_verdicts(result.verdicts()))
-        print(f"{result.runs} runs")
-    except UserError as err:
-        print(f"jaxstab: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    picks = [Pick(**{**r, "search_score": num(r["search_score"]),
+                     "fresh_scores": tuple(num(v) for v in r["fresh_scores"])})
+             for r in rows]
+    return SearchResult(study, picks)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxstab._check import trusted
 from jaxstab.errors import UserError
 from jaxstab.study import Study, study_from_dict
 
@@ -40,6 +41,9 @@ CREATE TABLE IF NOT EXISTS curves (
     fingerprint TEXT NOT NULL, setting TEXT NOT NULL, seed INTEGER NOT NULL,
     name TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (fingerprint, setting, seed, name));
+CREATE TABLE IF NOT EXISTS search_picks (
+    fingerprint TEXT NOT NULL, pick INTEGER NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, pick));
 """
 
 
@@ -57,10 +61,34 @@ class SettingResults:
 
 @dataclass(frozen=True)
 class StudyResults:
+    """A study's runs read back: ``settings`` in grid order, each with its factor values
+    as a dict and its metrics as NumPy arrays over seeds."""
+
     study: Study
     fingerprint: str
     settings: list
     chunks: list  # dicts: finished, seconds, runs, env
+
+    def values(self, metric: str) -> list[tuple[dict, np.ndarray]]:
+        """``[(factors, values over seeds)]``, NaN where a run diverged."""
+        out = []
+        for s in self.settings:
+            if metric not in s.metrics and len(s.seeds):
+                known = sorted({m for x in self.settings for m in x.metrics})
+                raise UserError(f"metric: `{metric}` is not recorded for {self.study.name}; "
+                                f"it has: {', '.join(known)}")
+            out.append((dict(s.factors), s.metrics.get(metric, np.full(len(s.seeds),
+                                                                         np.nan))))
+        return out
+
+    def setting(self, **factors) -> "SettingResults":
+        """The one setting with these factor values."""
+        found = [s for s in self.settings
+                 if all(k in s.factors and s.factors[k] == v for k, v in factors.items())]
+        if len(found) != 1:
+            raise UserError(f"setting: {factors} matches {len(found)} settings of "
+                            f"{self.study.name}; it must match exactly one")
+        return found[0]
 
 
 class Store:
@@ -250,7 +278,8 @@ class Store:
                               (fingerprint,)).fetchone()
         if row is None:
             raise UserError(f"study: no study with fingerprint {fingerprint}")
-        study = study_from_dict(json.loads(row[0]))
+        with trusted():  # checked when it ran; its files and modules may be elsewhere now
+            study = study_from_dict(json.loads(row[0]))
         settings = []
         for setting in study.settings():
             key = setting.key
@@ -281,6 +310,24 @@ class Store:
                                   "fingerprint=? ORDER BY id", (fingerprint,))]
         return StudyResults(study, fingerprint, settings, chunks)
 
+    def write_search_picks(self, fingerprint: str, rows: list[dict]) -> None:
+        """A finished search's picks (replacing any earlier copy), in one transaction."""
+        with self._tx():
+            self.db.execute("DELETE FROM search_picks WHERE fingerprint=?", (fingerprint,))
+            self.db.executemany(
+                "INSERT INTO search_picks VALUES (?, ?, ?)",
+                [(fingerprint, i, json.dumps(r, allow_nan=False, default=_none))
+                 for i, r in enumerate(_nan_to_none(rows))])
+
+    def search_picks(self, fingerprint: str) -> list[dict]:
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "search_picks" not in tables:  # a store written before picks were stored
+            return []
+        return [json.loads(v) for (v,) in self.db.execute(
+            "SELECT value FROM search_picks WHERE fingerprint=? ORDER BY pick",
+            (fingerprint,))]
+
     def export_rows(self):
         """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step)."""
         return self.db.execute(
@@ -288,3 +335,17 @@ class Store:
             "r.diverged_step FROM metrics m JOIN studies s USING (fingerprint) "
             "JOIN runs r USING (fingerprint, setting, seed) "
             "ORDER BY s.name, m.fingerprint, m.setting, m.seed, m.metric")
+
+
+def _none(value):
+    raise TypeError(f"not JSON: {value!r}")
+
+
+def _nan_to_none(value):
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(v) for v in value]
+    return value

@@ -1,29 +1,87 @@
-"""The end-of-run summary: per setting, the main metric's mean and 95% interval."""
+"""The end-of-run summary: per setting the main metric's mean and std over seeds, each
+with its 95% interval, and which setting is best and which are tied with it."""
 
 from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
 
 import numpy as np
 
 from jaxstab.store import StudyResults
 
 
+def _first(results: StudyResults, seeds: int) -> StudyResults:
+    """The runs with a seed index below ``seeds`` (the ones this command asked for)."""
+    out = []
+    for s in results.settings:
+        keep = np.asarray(s.seeds) < seeds
+        out.append(dataclasses.replace(
+            s, seeds=np.asarray(s.seeds)[keep],
+            metrics={k: np.asarray(v)[keep] for k, v in s.metrics.items()},
+            diverged=np.asarray(s.diverged)[keep],
+            diverged_step=np.asarray(s.diverged_step)[keep],
+            curves={}))
+    return dataclasses.replace(results, settings=out)
+
+
+def _ranking(results: StudyResults, metric: str):
+    from jaxstab import stats
+    from jaxstab.errors import UserError
+    from jaxstab.report._analysis import EXPLORE_RESAMPLES, higher_is_better
+
+    ran = [s for s in results.settings if len(s.seeds)]
+    if len(ran) < 2:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+            return stats.rank_settings(dataclasses.replace(results, settings=ran),
+                                       metric=metric, higher_is_better=higher_is_better(metric),
+                                       correction="holm", rng=0,
+                                       n_resamples=EXPLORE_RESAMPLES)
+    except UserError:
+        return None  # a setting with fewer than two finished runs: nothing to rank
+
+
 def summary_lines(results: StudyResults, seeds: int) -> list[str]:
-    from jaxstab.stats import interval
+    from jaxstab.report._format import label
+    from jaxstab.stats import interval, std_interval
 
     metric = results.study.main_metric
-    width = max([7] + [len(s.key) for s in results.settings])
-    lines = [f"{'setting':{width}s} {'n':>5s} {'div':>4s}  {metric} mean [95% interval]"]
+    results = _first(results, seeds)
+    rank = _ranking(results, metric)
+    marks = {}
+    if rank is not None:
+        marks = {r.key: "tied" for r in rank.ranks if r.tied_with_best}
+        marks[rank.ranks[0].key] = "best"
+    names = {s.key: label(s.factors) for s in results.settings}
+    width = max([7] + [len(n) for n in names.values()])
+    lines = [f"{'setting':{width}s} {'n':>5s} {'div':>4s}  {metric} mean [95% interval]"
+             f"    std [95% interval]"]
     for s in results.settings:
-        keep = s.seeds < seeds
-        x = s.metrics.get(metric, np.full(len(s.seeds), np.nan))[keep]
-        div = int(s.diverged[keep].sum())
+        x = np.asarray(s.metrics.get(metric, np.full(len(s.seeds), np.nan)), float)
+        x = x[~np.asarray(s.diverged, bool)]
         finite = x[np.isfinite(x)]
         if len(finite) >= 2:
-            iv = interval(finite, level=0.95)
-            text = f"{iv.point:.4f} [{iv.low:.4f}, {iv.high:.4f}] ({iv.method})"
+            iv, sd = interval(finite, level=0.95), std_interval(finite, level=0.95)
+            text = (f"{iv.point:.4f} [{iv.low:.4f}, {iv.high:.4f}]    "
+                    f"{sd.point:.4f} [{sd.low:.4f}, {sd.high:.4f}]")
         elif len(finite) == 1:
             text = f"{finite[0]:.4f} (one run: no interval)"
         else:
             text = "no finite value"
-        lines.append(f"{s.key:{width}s} {int(keep.sum()):5d} {div:4d}  {text}")
+        mark = marks.get(s.key, "")
+        lines.append(f"{names[s.key]:{width}s} {len(s.seeds):5d} "
+                     f"{int(np.sum(s.diverged)):4d}  {text}" + (f"  {mark}" if mark else ""))
+    if rank is not None:
+        best = rank.ranks[0]
+        tied = sum(r.tied_with_best for r in rank.ranks) - 1
+        better = "highest" if rank.ranks[0].value >= rank.ranks[-1].value else "lowest"
+        value = f"{best.value:.4f}" if math.isfinite(best.value) else "n/a"
+        lines.append(f"best: {names[best.key]} ({better} mean, {value}); "
+                     + (f"{tied} other setting{'s' if tied != 1 else ''} tied with it"
+                        if tied else "no other setting tied with it")
+                     + f" ({rank.correction}-corrected, α = {rank.alpha:g})")
     return lines

@@ -20,9 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxstab.data import get_dataset
-from jaxstab.study import CONTINUOUS, SOURCES, Setting, Study
-from jaxstab.train import make_run
+from jaxstab.study import SOURCES, Setting, Study
 
 DEFAULT_CHUNK = 1024  # largest automatic chunk on the CPU
 MAX_CHUNK_ACCEL = 65536  # largest automatic chunk on an accelerator
@@ -46,6 +44,7 @@ class SweepStats:
     groups: int = 0
     chunks: int = 0
     per_chunk: list = field(default_factory=list)
+    records: list = field(default_factory=list)  # run_pairs: every record it trained
 
 
 def source_indices(setting: Setting, seeds: Iterable[int]) -> np.ndarray:
@@ -62,21 +61,23 @@ def _keys(study_seed, idx):
             for i, s in enumerate(SOURCES)}
 
 
-@functools.lru_cache(maxsize=None)
-def _program(static: tuple, host: bool, vmapped: bool = True):
-    run = make_run(static)
-    data_cfg = static[0]
-    dataset = get_dataset(data_cfg)
+_PROGRAMS: dict = {}
+
+
+def _program(setting: Setting, vmapped: bool = True):
+    """The jitted program of ``setting``'s compiled group (one per static)."""
+    cache_key = (setting.static, vmapped)
+    if cache_key in _PROGRAMS:
+        return _PROGRAMS[cache_key]
+    run, host = setting.program()
 
     def one(study_seed, idx, hp, data):
-        keys = _keys(study_seed, idx)
-        if not host:
-            data = dataset.sample(data_cfg, keys, hp)
-        return run(keys, hp, data)
+        return run(_keys(study_seed, idx), hp, data)
 
-    if not vmapped:
-        return jax.jit(one)
-    return jax.jit(jax.vmap(one, in_axes=(None, 0, 0, 0 if host else None)))
+    prog = jax.jit(one) if not vmapped else jax.jit(
+        jax.vmap(one, in_axes=(None, 0, 0, 0 if host else None)))
+    _PROGRAMS[cache_key] = prog
+    return prog
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,17 +93,8 @@ def _host_data(settings: list[Setting], seeds: list[int], study_seed: int,
                idx: np.ndarray) -> dict:
     """Per-run NumPy data for datasets that are drawn on the host, stacked."""
     ints = np.asarray(_host_seed_program()(study_seed, idx))
-    rows = []
-    for setting, seed_ints in zip(settings, ints):
-        seeds_by_src = {s: int(v) for s, v in zip(SOURCES, seed_ints)}
-        cfg = setting.data
-        # The article's script fixes scikit-learn's random_state; keep it while the
-        # source is not varied, so seed index 0 is the script's own split.
-        if "split" not in setting.vary and cfg.split_random_state is not None:
-            seeds_by_src["split"] = cfg.split_random_state
-        if "resample" not in setting.vary and cfg.resample_random_state is not None:
-            seeds_by_src["resample"] = cfg.resample_random_state
-        rows.append(get_dataset(cfg).sample(cfg, seeds_by_src, setting.hparams))
+    rows = [setting.host_sample({s: int(v) for s, v in zip(SOURCES, seed_ints)})
+            for setting, seed_ints in zip(settings, ints)]
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -124,13 +116,13 @@ def _shard(tree, mesh):
 def _inputs(settings: list[Setting], seeds: list[int], study_seed: int):
     """Host arrays for one chunk, built per distinct setting with NumPy (a Python call
     per run costs more than a GPU spends training it at 100k runs a chunk)."""
-    host = get_dataset(settings[0].data).host
+    host = settings[0].host
     seeds_arr = np.asarray(seeds, np.int64)
     which: dict[int, tuple[Setting, list]] = {}
     for i, s in enumerate(settings):
         which.setdefault(id(s), (s, []))[1].append(i)
     idx = np.zeros((len(seeds_arr), len(SOURCES)), np.uint32)
-    hp = {n: np.zeros(len(seeds_arr), np.float32) for n in CONTINUOUS}
+    hp = {n: np.zeros(len(seeds_arr), np.float32) for n in settings[0].hparams}
     for setting, rows in which.values():
         rows = np.asarray(rows)
         idx[rows] = source_indices(setting, seeds_arr[rows])
@@ -145,14 +137,13 @@ def execute(settings: list[Setting], seeds: list[int], *, study_seed: int,
     """Run ``(settings[i], seeds[i])`` for every i in one program; all share a static.
     With several local devices the run axis is sharded over them (no communication
     between runs); ``vmapped=False`` runs them one at a time (the reference)."""
-    static = settings[0].static
-    host = get_dataset(settings[0].data).host
+    host = settings[0].host
     seed_arr, idx, hp, data = _inputs(settings, seeds, study_seed)
     if vmapped:
         mesh = _mesh()
-        out = _program(static, host)(seed_arr, *_shard((idx, hp, data), mesh))
+        out = _program(settings[0])(seed_arr, *_shard((idx, hp, data), mesh))
         return jax.device_get(out)
-    prog = _program(static, host, vmapped=False)
+    prog = _program(settings[0], vmapped=False)
     outs = []
     for i in range(len(settings)):
         pick = (lambda t: jax.tree_util.tree_map(lambda a: a[i], t))
@@ -173,12 +164,10 @@ def _budget_bytes() -> int:
 def bytes_per_run(settings: list[Setting], study_seed: int, probe: int = 8) -> float:
     """Device memory per run, from the compiled program's memory analysis at a small
     probe size (arguments, outputs and temporaries all grow with the run axis)."""
-    static = settings[0].static
-    host = get_dataset(settings[0].data).host
     n = probe * max(1, len(jax.local_devices()))
     pick = [settings[i % len(settings)] for i in range(n)]
     args = _inputs(pick, list(range(n)), study_seed)
-    mem = _program(static, host).lower(*args).compile().memory_analysis()
+    mem = _program(settings[0]).lower(*args).compile().memory_analysis()
     if mem is None:
         return 0.0
     total = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
@@ -241,59 +230,99 @@ def chunk_bounds(n: int, chunk_size: int, multiple: int = 1) -> tuple[int, int]:
     return n_chunks, math.ceil(size / multiple) * multiple
 
 
-def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
-          skip=frozenset(), on_chunk: Callable[[list[RunRecord], float], None] | None = None,
-          progress: Callable[[int, int], None] | None = None) -> SweepStats:
-    """Train every (setting, seed) not in ``skip``; hand each finished chunk's records to
-    ``on_chunk`` (the store commits them) before starting the next.
+def _notify(progress, method: str, *args) -> None:
+    """Progress is an object with ``group(i, n, description, runs)`` and ``update(done,
+    total)`` (jaxstab.progress), or a plain ``f(done, total)``."""
+    if progress is None:
+        return
+    if hasattr(progress, method):
+        getattr(progress, method)(*args)
+    elif method == "update":
+        progress(*args)
+
+
+def run_pairs(pairs: list[tuple[Setting, int]], *, study_seed: int,
+              chunk_size: int | None = None, on_chunk=None, progress=None,
+              stats: SweepStats | None = None, total: int | None = None,
+              keep: bool = False, fixed: bool = False) -> SweepStats:
+    """Train ``(setting, seed)`` pairs that share one compiled program, chunk by chunk:
+    the one run loop (the sweep and the search both use it). ``on_chunk(records,
+    seconds)`` gets each finished chunk (the store commits it) before the next starts.
 
     ``chunk_size=None`` sizes chunks from the compiled program's memory analysis. An
     out-of-memory error halves the chunk and carries on. Under ``jax.distributed`` with
-    several processes, each process trains its share of the runs and process 0 receives
-    every record (``on_chunk`` is called there only).
+    several processes, each process trains its share and every process receives every
+    record (``on_chunk`` is called on process 0 only). ``keep``: also return every
+    record in ``stats.records``. ``fixed``: every call has exactly ``chunk_size`` runs
+    (padded), so that calls of any length share one compile (the search's calls).
     """
+    stats = SweepStats() if stats is None else stats
+    total = len(pairs) if total is None else total
+    n_proc, rank = jax.process_count(), jax.process_index()
+    ndev = len(jax.local_devices())
+    share = pairs[rank::n_proc]
+    todo_max = math.ceil(len(pairs) / n_proc)
+    settings = [s for s, _ in pairs]
+    size = chunk_size or auto_chunk(settings, study_seed, todo_max)
+    pos = 0
+    out_recs: list[RunRecord] = []
+    while pos < todo_max:
+        _, size_now = chunk_bounds(todo_max - pos, size, ndev)
+        if fixed:
+            size_now = math.ceil(size / ndev) * ndev
+        part = share[pos:pos + size_now]
+        # every process runs a chunk of the same shape, padded with a repeated run
+        filler = part[-1] if part else pairs[0]
+        padded = part + [filler] * (size_now - len(part))
+        t0 = time.perf_counter()
+        try:
+            out = execute([s for s, _ in padded], [k for _, k in padded],
+                          study_seed=study_seed)
+        except Exception as err:  # noqa: BLE001 - only out-of-memory is handled
+            if not _is_oom(err) or size_now <= ndev or n_proc > 1:
+                raise
+            size = max(ndev, size_now // 2)
+            continue
+        if n_proc > 1:
+            recs = _gather_records(pairs, n_proc, pos, size_now, out)
+        else:
+            recs = records([s for s, _ in part], [k for _, k in part],
+                           jax.tree_util.tree_map(lambda a: a[:len(part)], out))
+        seconds = time.perf_counter() - t0
+        pos += size_now
+        if on_chunk is not None and rank == 0:
+            on_chunk(recs, seconds)
+        if keep:
+            out_recs.extend(recs)
+        stats.runs += len(recs)
+        stats.chunks += 1
+        stats.per_chunk.append((len(recs), seconds))
+        _notify(progress, "update", stats.runs, total)
+    stats.records = out_recs
+    return stats
+
+
+def describe(setting: Setting, group: list) -> str:
+    """What a compiled group is, in words: its static factor values."""
+    names = [n for n, _ in setting.factors if n not in setting.hparams]
+    shown = ", ".join(f"{n}={dict(setting.factors)[n]}" for n in names)
+    return shown or f"{len(group)} runs"
+
+
+def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
+          skip=frozenset(), on_chunk: Callable[[list[RunRecord], float], None] | None = None,
+          progress=None) -> SweepStats:
+    """Train every (setting, seed) not in ``skip``, group by group (``run_pairs``)."""
     seeds = study.seeds if seeds is None else seeds
     groups = plan(study, seeds, skip)
     stats = SweepStats(groups=len(groups))
     total = sum(len(g) for g in groups)
     start = time.perf_counter()
-    n_proc, rank = jax.process_count(), jax.process_index()
-    ndev = len(jax.local_devices())
-    for group in groups:
-        share = group[rank::n_proc]
-        todo_max = math.ceil(len(group) / n_proc)
-        settings = [s for s, _ in group]
-        size = chunk_size or auto_chunk(settings, study.seed, todo_max)
-        pos = 0
-        while pos < todo_max:
-            _, size_now = chunk_bounds(todo_max - pos, size, ndev)
-            part = share[pos:pos + size_now]
-            # every process runs a chunk of the same shape, padded with a repeated run
-            filler = part[-1] if part else group[0]
-            padded = part + [filler] * (size_now - len(part))
-            t0 = time.perf_counter()
-            try:
-                out = execute([s for s, _ in padded], [k for _, k in padded],
-                              study_seed=study.seed)
-            except Exception as err:  # noqa: BLE001 - only out-of-memory is handled
-                if not _is_oom(err) or size_now <= ndev or n_proc > 1:
-                    raise
-                size = max(ndev, size_now // 2)
-                continue
-            if n_proc > 1:
-                recs = _gather_records(group, n_proc, pos, size_now, out)
-            else:
-                recs = records([s for s, _ in part], [k for _, k in part],
-                                jax.tree_util.tree_map(lambda a: a[:len(part)], out))
-            seconds = time.perf_counter() - t0
-            pos += size_now
-            if on_chunk is not None and rank == 0:
-                on_chunk(recs, seconds)
-            stats.runs += len(recs)
-            stats.chunks += 1
-            stats.per_chunk.append((len(recs), seconds))
-            if progress is not None:
-                progress(stats.runs, total)
+    for i, group in enumerate(groups):
+        _notify(progress, "group", i + 1, len(groups), describe(group[0][0], group),
+                len(group))
+        run_pairs(group, study_seed=study.seed, chunk_size=chunk_size, on_chunk=on_chunk,
+                  progress=progress, stats=stats, total=total)
     stats.seconds = time.perf_counter() - start
     return stats
 

@@ -17,21 +17,18 @@ import jax.numpy as jnp
 import optax
 
 from jaxstab._linalg import spd_solve
-from jaxstab.data import get_dataset
-from jaxstab.data._real import signal_step
+from jaxstab.data import get_dataset, signal_step
 from jaxstab.metrics import (binary_metrics, correct, multiclass_loss, multiclass_metrics,
                              scores_and_loss)
 from jaxstab.models import build_model, l2_penalty
 from jaxstab.optim import make_optimizer
-from jaxstab.study import RECURRENT
 
 
 def _tree_where(cond, new, old):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(cond, a, b), new, old)
 
 
-def _evaluate(apply, params, data: dict, *, multiclass: bool = False,
-              dead_units: bool = False) -> dict:
+def _evaluate(model, params, data: dict, *, multiclass: bool = False) -> dict:
     """End-of-training evaluation: mean cross-entropy (without the L2 penalty) and
     accuracy on the training split, plus scikit-learn's metrics on the test split, the
     train-test accuracy gap and, for ReLU networks, the share of dead units."""
@@ -39,11 +36,11 @@ def _evaluate(apply, params, data: dict, *, multiclass: bool = False,
     parts = [("train", "train")] + ([("test", "test")] if "x_test" in data else [])
     for part, prefix in parts:
         x, y, m = data[f"x_{part}"], data[f"y_{part}"], data[f"m_{part}"]
-        if dead_units and part == "train":
-            logits, state = apply(params, x, mutable=["intermediates"])
+        if model.dead_units and part == "train":
+            logits, state = model.module.apply(params, x, mutable=["intermediates"])
             out["dead_relu"] = _dead_share(state["intermediates"], m)
         else:
-            logits = apply(params, x)
+            logits = model.predict(params, x)
         if multiclass:
             per, _ = multiclass_loss(logits, y)
             mets = multiclass_metrics(logits, y, m)
@@ -86,16 +83,14 @@ def make_run(static: tuple):
     """``static`` is ``Setting.static``: (data, model, train configs, flags)."""
     data_cfg, model_cfg, train_cfg, (use_dropout, _, use_l2) = static
     n_classes = get_dataset(data_cfg).n_classes
-    model = build_model(model_cfg, n_classes=n_classes)
+    model = build_model(model_cfg, n_classes=n_classes, dropout=use_dropout)
     if train_cfg.optimizer == "newton":
         return _make_newton_run(model, model_cfg, train_cfg)
     batch, epochs = train_cfg.batch_size, train_cfg.epochs
     padded = get_dataset(data_cfg).host
     multiclass = model_cfg.head == "softmax" and n_classes > 2
-    recurrent = model_cfg.name in RECURRENT
+    recurrent = model.recurrent
     weighted = data_cfg.resample == "class_weight"
-    dead_units = (model_cfg.name == "cnn" or (
-        model_cfg.name == "mlp" and model_cfg.activation == "relu" and model_cfg.hidden))
 
     def fit(logits, y):
         """Per-example loss and correctness (Keras's BinaryAccuracy: p > 0.5)."""
@@ -110,7 +105,7 @@ def make_run(static: tuple):
         steps = math.ceil(n_rows / batch)
         n_valid = jnp.sum(m)
         params = model.init(keys["init"], x[:1])
-        tx = make_optimizer(train_cfg, hp)
+        tx = make_optimizer(train_cfg, hp, total_steps=epochs * steps)
         # "Early" is the step holding the label's evidence: the first one, or `lag`
         # steps before the end (long_range).
         early_step = signal_step(x.shape[1], hp["lag"]) if recurrent else 0
@@ -121,12 +116,7 @@ def make_run(static: tuple):
             class_w = jnp.where(counts > 0, n_valid / (present * jnp.maximum(counts, 1)), 0.0)
 
         def loss_fn(p, eps, xb, yb, wb, wl, dkey):
-            if recurrent:
-                logits = model.apply(p, xb, eps=eps)
-            elif use_dropout:
-                logits = model.apply(p, xb, hp["dropout"], dkey)
-            else:
-                logits = model.apply(p, xb)
+            logits = model.apply(p, xb, hp, dkey, eps)
             per, hit = fit(logits, yb)
             # wl: wb times class weights; normalized by the batch's real examples as
             # Keras normalizes a class-weighted loss.
@@ -146,10 +136,13 @@ def make_run(static: tuple):
             wl = wb * class_w[yb.astype(jnp.int32)] if weighted else None
             if "w_train" in data:  # per-example weights drawn on the host (data._host)
                 wl = (wb if wl is None else wl) * data["w_train"][idx]
-            dkey = jax.random.fold_in(keys["dropout"], t) if use_dropout else None
+            # A user's module draws its own dropout (Flax's `dropout` rng), so it always
+            # gets a key; built-in models only when the study uses dropout.
+            dkey = (jax.random.fold_in(keys["dropout"], t)
+                    if use_dropout or model_cfg.user else None)
             # For recurrent models, the gradient with respect to a zero added to every
             # hidden state is dLoss/dh_t: how much the loss still "hears" step t.
-            eps = model.zeros(batch, x.shape[1]) if recurrent else None
+            eps = model.module.zeros(batch, x.shape[1]) if recurrent else None
             (loss, hit), (grads, g_eps) = jax.value_and_grad(
                 loss_fn, argnums=(0, 1), has_aux=True)(params, eps, xb, yb, wb, wl, dkey)
             updates, new_state = tx.update(grads, opt_state, params)
@@ -203,8 +196,7 @@ def make_run(static: tuple):
                 jnp.array(0, jnp.int32))
         (params, _, div, div_step, _), (loss_curve, acc_curve, *grad) = jax.lax.scan(
             epoch, init, jnp.arange(epochs))
-        metrics = _evaluate(model.apply, params, data, multiclass=multiclass,
-                            dead_units=dead_units)
+        metrics = _evaluate(model, params, data, multiclass=multiclass)
         metrics["epoch_accuracy"] = acc_curve[-1]
         metrics.update(_curve_shape(loss_curve))
         curves = {"loss": loss_curve, "accuracy": acc_curve}
@@ -260,7 +252,7 @@ def _make_newton_run(model, model_cfg, train_cfg):
         theta, loss_curve = fit_logistic(x, y, m, C=model_cfg.C, max_iter=train_cfg.max_iter)
         d = x.shape[1]
         params = {"params": {"Dense_0": {"kernel": theta[:d, None], "bias": theta[d:]}}}
-        metrics = _evaluate(model.apply, params, data)
+        metrics = _evaluate(model, params, data)
         ok = jnp.all(jnp.isfinite(theta))
         return {"metrics": metrics, "curves": {"loss": loss_curve},
                 "diverged": ~ok, "diverged_step": jnp.where(ok, -1, 0).astype(jnp.int32)}

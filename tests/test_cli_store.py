@@ -53,7 +53,7 @@ def test_run_export_and_resume(cli, study_file, tmp_path):
     rc, out, err = cli("run", study_file, "--store", "r.sqlite", "--chunk-size", "5")
     assert rc == 0, err
     assert "tiny/lr: 12 runs trained, 0 already in the store" in out
-    assert '{"learning_rate":0.001}' in out and "[" in out  # mean [interval]
+    assert 'learning_rate=0.001' in out and "[" in out  # mean [interval]
     assert out.strip().splitlines()[-1].startswith("12 runs in ")
     rows = export(cli, "r.sqlite")
     assert {"study", "setting", "seed", "metric", "value"} <= set(rows[0])

@@ -46,5 +46,5 @@ def test_vmapped_programs_call_no_lapack(name, edits):
     for setting in study.settings():
         host = get_dataset(setting.data).host
         args = _inputs([setting] * 2, [0, 1], study.seed)
-        text = _program(setting.static, host).lower(*args).as_text()
+        text = _program(setting).lower(*args).as_text()
         assert "lapack" not in text.lower(), setting.key

@@ -17,6 +17,8 @@ import pytest
 from jaxstab import stats
 from jaxstab.errors import UserError
 from jaxstab.report import build, render_study, to_toml, write_report
+from jaxstab.report._config import applicable
+from jaxstab.report._format import value_text
 from jaxstab.report._model import slugs
 from jaxstab.store import Store
 from jaxstab.study import builtin_names, load_study, study_from_dict
@@ -68,9 +70,11 @@ def _u(k: int, salt: float) -> float:
     return (k * 0.6180339887498949 + salt) % 1.0 - 0.5
 
 
-def synthetic_store(path: Path, study, seeds: int, *, centers, spreads, diverge=()) -> Path:
+def synthetic_store(path: Path, study, seeds: int, *, centers, spreads, diverge=(),
+                    extra=()) -> Path:
     """Write made-up runs for ``study`` (setting i: centers[i] + spreads[i] * noise);
-    ``diverge`` lists (setting index, seed) pairs that diverged at step 3."""
+    ``diverge`` lists (setting index, seed) pairs that diverged at step 3; ``extra``
+    names more metrics, made up the same way."""
     store = Store(path)
     fp = store.ensure_study(study)
     recs = []
@@ -81,6 +85,9 @@ def synthetic_store(path: Path, study, seeds: int, *, centers, spreads, diverge=
             loss = 0.7 - 0.3 * (acc - 0.5) + 0.01 * _u(k, 0.37)
             metrics = {study.main_metric: None if div else acc,
                        "train_loss": None if div else loss, "diverged": float(div)}
+            for j, name in enumerate(extra):
+                if name not in metrics:
+                    metrics[name] = None if div else centers[i] + spreads[i] * _u(k, 0.3 + j)
             curves = {"loss": [loss + 0.1 * (3 - e) for e in range(3)],
                       "accuracy": [acc - 0.02 * (3 - e) for e in range(3)]}
             if div:
@@ -170,14 +177,17 @@ def test_model_holds_what_stats_computes(small_store):
     for s, raw in zip(r.settings, results.settings):
         want = stats.summarize(raw.metrics["epoch_accuracy"], diverged=raw.diverged, rng=0)
         assert s.summaries["epoch_accuracy"].to_dict() == want.to_dict()
-        assert s.label == f"learning_rate={raw.factors['learning_rate']}"
+        assert s.label == f"learning_rate={value_text(raw.factors['learning_rate'])}"
         assert [c.name for c in s.curves] == ["loss", "accuracy"]
         assert all(len(c.median) == 2 for c in s.curves)
     want = stats.verdicts(results, results.study.claims, rng=0)
     assert [v.to_dict() for v in r.verdicts] == [v.to_dict() for v in want]
     assert r.verdicts[0].status in ("holds", "refuted", "inconclusive")
-    assert {(p.metric, p.metric_kind) for p in r.pairwise} == {
-        ("epoch_accuracy", "mean"), ("epoch_accuracy", "spread")}
+    assert r.pairwise == ()  # two settings: one comparison, in the ranking and the claims
+    want_rank = stats.rank_settings(results, metric="epoch_accuracy", rng=0, n_resamples=1999)
+    assert [k.key for k in r.ranking.ranks] == [k.key for k in want_rank.ranks]
+    assert [k.tied_with_best for k in r.ranking.ranks] == [
+        k.tied_with_best for k in want_rank.ranks]
     assert [n.kind for n in r.seeds_needed] == ["spread"]
     assert dict(r.environment)["backend"] == "cpu"
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -186,6 +196,11 @@ def test_model_holds_what_stats_computes(small_store):
     vary = by_name["test/vary"]
     shares = [v.share for v in vary.variance if v.share is not None]
     assert len(shares) == 3 and math.isclose(sum(shares), 1.0)
+    assert {(p.metric, p.metric_kind) for p in vary.pairwise} == {("epoch_accuracy", "mean")}
+    vres = store.results(store.latest("test/vary"))
+    want_pw = stats.pairwise(vres, metric="epoch_accuracy", rng=0, n_resamples=1999)
+    assert [p.p_adjusted for p in vary.pairwise[0].pairs] == [p.p_adjusted
+                                                              for p in want_pw.pairs]
     assert not by_name["article/example1"].variance  # no `vary` factor, no breakdown
     store.close()
 
@@ -211,14 +226,43 @@ def test_write_report_files_and_json_twin(small_report):
                       parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert data["name"] == "article/example2" and data["generator"]["generated"] == \
         "2025-01-02 03:04:05 UTC"
-    for key in ("settings", "verdicts", "pairwise", "environment", "config", "seeds_needed"):
+    for key in ("settings", "verdicts", "ranking", "environment", "config", "seeds_needed",
+                "divergence"):
         assert data[key], key
+    assert "runs_csv" not in data and "shown_config" not in data  # the CSV has the runs
     s = data["settings"][0]
     assert {"n", "mean", "mean_interval", "std_interval", "iqm", "divergence_rate"} <= set(
         s["summaries"]["epoch_accuracy"])
     assert len(s["values"]) == len(s["seeds"]) == 6
     html = (out / "article-example2.html").read_text()
     assert data["verdicts"][0]["status"] in html and data["verdicts"][0]["claim"] in html
+    assert 'href="article-example2.csv"' in html
+
+
+def test_per_seed_csv_beside_each_page(small_store, small_report):
+    """Every run's final value of every metric, in `jaxstab export`'s columns."""
+    import csv
+
+    out = small_report[0].parent
+    store = Store(small_store, create=False)
+    results = store.results(store.latest("article/example2"))
+    store.close()
+    rows = list(csv.DictReader((out / "article-example2.csv").open()))
+    assert list(rows[0]) == ["study", "fingerprint", "setting", "seed", "metric", "value",
+                             "diverged", "diverged_step"]
+    metrics = sorted(results.settings[0].metrics)
+    assert len(rows) == sum(len(s.seeds) for s in results.settings) * len(metrics)
+    got = {(r["setting"], int(r["seed"]), r["metric"]): r for r in rows}
+    for s in results.settings:
+        for i, seed in enumerate(s.seeds):
+            for m in metrics:
+                r = got[(s.key, int(seed), m)]
+                assert r["study"] == "article/example2" and r["fingerprint"] == results.fingerprint
+                x = float(s.metrics[m][i])
+                assert (r["value"] == "") if not np.isfinite(x) else float(r["value"]) == x
+                assert r["diverged"] == str(int(s.diverged[i]))
+    index = (out / "index.html").read_text()
+    assert 'href="article-example2.csv"' in index
 
 
 def test_output_is_deterministic(small_store, small_report, tmp_path):
@@ -243,10 +287,10 @@ def test_pages_are_self_contained(small_report):
         urls = set(re.findall(r"https?://[^\s\"'<>)]+", text))
         assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
         for ref in re.findall(r'(?:href|src)="([^"]*)"', text):
-            assert ref.startswith(("data:", "#")) or re.fullmatch(r"[A-Za-z0-9._-]+\.(html|json)",
-                                                           ref), ref
+            assert ref.startswith(("data:", "#")) or re.fullmatch(
+                r"[A-Za-z0-9._-]+\.(html|json|csv)", ref), ref
         if page.name != "index.html":
-            assert text.count("<svg") >= 4 and "@media print" in text
+            assert text.count("<svg") >= 3 and "@media print" in text
 
 
 # ------------------------------------------------------------------ golden page
@@ -287,9 +331,20 @@ def test_golden_page_content(golden_store):
     html = render_study(r)
     assert "16.7%" in html  # 2 of 12 runs of learning_rate=0.1 diverged
     assert "seeds per setting would detect" in html
+    # Three settings: the matrix of the main metric's mean, and of its spread (a claim is
+    # about it); the claim on train_loss is one comparison, shown by its verdict.
     for fig in ("seeds", "curves", "pairwise-epoch_accuracy-mean",
-                "pairwise-epoch_accuracy-spread", "pairwise-train_loss-mean", "seeds-needed"):
+                "pairwise-epoch_accuracy-spread", "paired-claims", "paired-best",
+                "seeds-needed"):
         assert f'id="fig-{fig}"' in html, fig
+    assert 'id="fig-pairwise-train_loss-mean"' not in html
+    assert r.ranking.ranks[0].key == '{"learning_rate":0.01}'  # the best mean
+    curves = re.search(r'<svg[^>]*id="fig-curves".*?</svg>', html, re.S).group(0)
+    assert "learning_rate=0.001" in curves and "learning_rate=0.000<" not in curves
+    assert "[25.0%" not in html and "16.7%" in html  # divergence rate with its interval
+    div = {d.key: d for d in r.divergence}['{"learning_rate":0.1}']
+    want = stats.divergence_rate(np.array([k in (3, 7) for k in range(12)]))
+    assert (div.diverged, div.low, div.high) == (2, want.low, want.high)
 
 
 # ------------------------------------------------------------------ escaping
@@ -299,11 +354,14 @@ def test_html_in_study_text_is_escaped(hostile_store, tmp_path):
     paths = write_report(hostile_store, tmp_path, now=NOW)
     slug = "_script_alert_1__-script_"
     assert sorted(p.name for p in paths) == sorted(
-        ["index.html", f"{slug}.html", f"{slug}.json"])
+        ["index.html", f"{slug}.html", f"{slug}.json", f"{slug}.csv"])
     for p in paths:
         text = p.read_text()
         if p.suffix == ".json":
             assert json.loads(text)["name"] == HOSTILE  # data stays data
+            continue
+        if p.suffix == ".csv":
+            assert text.splitlines()[1].startswith(HOSTILE + ",")  # data stays data
             continue
         assert "<script" not in text.lower() and "<img" not in text and "<b>" not in text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
@@ -327,8 +385,34 @@ def test_study_name_with_html_renders_as_text_in_svg(hostile_store):
 
 @pytest.mark.parametrize("name", builtin_names())
 def test_configuration_toml_round_trips(name):
+    """The full dictionary and the page's shorter one (what applies) load to the same
+    study: the page's TOML trains the same runs."""
     study = load_study(name)
     assert study_from_dict(tomllib.loads(to_toml(study.to_dict()))) == study
+    shown = applicable(study)
+    assert study_from_dict(tomllib.loads(to_toml(shown))) == study
+    assert study_from_dict(tomllib.loads(to_toml(shown))).fingerprint == study.fingerprint
+
+
+def test_configuration_shows_only_what_applies():
+    d = applicable(load_study("article/example2"))  # an MLP trained with Keras's Adam
+    assert "C" not in d["model"] and "max_iter" not in d["train"]
+    assert "momentum" not in d["train"] and "weight_decay" not in d["train"]
+    assert "learning_rate" not in d["train"]  # a factor sets it in every setting
+    assert d["train"]["optimizer"] == "keras_adam" and d["model"]["hidden"] == [128]
+    d = applicable(load_study("article/example1"))  # logistic regression, Newton solver
+    assert d["model"]["name"] == "logistic" and "C" in d["model"] and "max_iter" in d["train"]
+    assert "hidden" not in d["model"] and "batch_size" not in d["train"]
+    s = load_study("article/example2").to_dict()
+    s["train"]["momentum"] = 0.5  # not read by Adam, but not the default: kept (identity)
+    assert applicable(study_from_dict(s))["train"]["momentum"] == 0.5
+
+
+def test_exact_values_in_labels():
+    assert [value_text(v) for v in (1e-4, 3e-4, 0.001, 0.01, 19.0, 0.5, 2.5e-5, 64, "relu",
+                                    ["init", "order"], 1234567.0, 0.1 + 0.2)] == [
+        "1e-4", "3e-4", "0.001", "0.01", "19", "0.5", "2.5e-5", "64", "relu", "init+order",
+        "1.234567e6", "0.30000000000000004"]
 
 
 def test_toml_strings_round_trip():
@@ -347,7 +431,7 @@ def test_cli_report(small_store, tmp_path, capsys):
 
     assert main(["report", "--store", str(small_store), "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    assert "index.html" in out and "3 study pages" in out
+    assert "index.html" in out and "3 study pages" in out and "CSV" in out
     assert (tmp_path / "r" / "article-example1.html").exists()
 
 
@@ -388,3 +472,129 @@ def test_many_seeds_stay_small(tmp_path):
     assert seeds_svg and "<image" in seeds_svg.group(0)
     assert np.isfinite(json.loads(page.with_suffix(".json").read_text())
                        ["settings"][0]["summaries"]["epoch_accuracy"]["mean"])
+
+
+# ------------------------------------------------------------------ grid studies
+
+GRID_LR = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+GRID_BATCH = [32, 128, 256]
+# Mean and spread of accuracy per (learning rate, batch size): batch 256 at 1e-4
+# collapses; from 3e-3 on every batch size ties near 0.97 (the issue's sweep).
+GRID_CENTERS = [0.90, 0.85, 0.645, 0.94, 0.92, 0.86, 0.96, 0.95, 0.93,
+                0.97, 0.971, 0.969, 0.97, 0.968, 0.97]
+GRID_SPREADS = [0.02, 0.04, 0.17, 0.01, 0.02, 0.06, 0.01, 0.01, 0.03,
+                0.008, 0.008, 0.008, 0.01, 0.01, 0.01]
+
+
+def grid_study(seeds: int = 16):
+    d = load_study("article/batch_size").to_dict()
+    d.update(name="grid/lr-batch", seeds=seeds, claims=[],
+             description="Learning rate x batch size, made-up numbers (5 x 3 grid)",
+             question="Which learning rate and batch size are best, and most consistent?",
+             factors={"learning_rate": GRID_LR, "batch_size": GRID_BATCH})
+    return study_from_dict(d)
+
+
+def grid_store_path(factory, seeds: int = 16) -> Path:
+    key = f"grid{seeds}"
+    if key not in _BUILT:
+        study = grid_study(seeds)
+        at = [GRID_LR.index(s.value("learning_rate")) * 3 + GRID_BATCH.index(
+            s.value("batch_size")) for s in study.settings()]
+        diverging = at.index(12)  # lr 1e-2 at batch 32: two runs diverge
+        _BUILT[key] = synthetic_store(
+            factory.mktemp(key) / "grid.sqlite", study, seeds,
+            centers=[GRID_CENTERS[i] for i in at], spreads=[GRID_SPREADS[i] for i in at],
+            diverge={(diverging, 1), (diverging, 5)})
+    return _BUILT[key]
+
+
+@pytest.fixture(scope="session")
+def grid_report(tmp_path_factory):
+    store = Store(grid_store_path(tmp_path_factory), create=False)
+    _, (r,) = build(store, NOW)
+    store.close()
+    return r, render_study(r)
+
+
+def test_grid_model(grid_report):
+    r, _ = grid_report
+    factors = {f.name: f for f in r.grid.factors}
+    assert sorted(factors) == ["batch_size", "learning_rate"]
+    assert factors["learning_rate"].levels == ("1e-4", "3e-4", "0.001", "0.003", "0.01")
+    lr_at = [f.name for f in r.grid.factors].index("learning_rate")
+    assert r.grid.layout() == (lr_at, 1 - lr_at, ())  # rows: the factor with more levels
+    keys = [k.key for k in r.ranking.ranks]
+    tied = set(r.tied)
+    lr = {s.key: s.factors["learning_rate"] for s in r.settings}
+    assert lr[keys[0]] >= 3e-3 and len(tied) >= 3
+    assert all(lr[k] >= 1e-3 for k in tied)  # the collapsed and slow settings are out
+    assert r.pairwise == ()  # 15 settings: no matrix of 105 pairs
+    assert [e.factor for e in r.main_effects] == [f.name for f in r.grid.factors]
+    low = r.main_effects[lr_at].levels[0]  # lr 1e-4: the mean over the three batch sizes
+    assert low.settings == 3 and low.n == 16
+    assert math.isclose(low.mean, np.mean([np.nanmean(s.values) for s in r.settings
+                                           if s.coords[lr_at] == 0]), rel_tol=1e-9)
+    assert sorted(tuple(sorted(e.factors)) for e in r.factorial.effects) == [
+        ("batch_size",), ("batch_size", "learning_rate"), ("learning_rate",)]
+    best = [p for p in r.paired if p.what == "best"]
+    assert len(best) == 14 and all(p.b_key == keys[0] for p in best)
+    div = [d for d in r.divergence if d.diverged]
+    assert [(d.diverged, d.n) for d in div] == [(2, 16)]
+
+
+def test_grid_page_at_a_glance(grid_report):
+    r, html = grid_report
+    heat = re.search(r'<svg[^>]*id="fig-heatmap".*?</svg>', html, re.S).group(0)
+    # 15 cells of means and 15 of stds, each with its interval on hover
+    assert heat.count("<title>batch_size=") == 30
+    collapsed = r.setting('{"batch_size":256,"learning_rate":0.0001}')
+    m = collapsed.summaries[r.main_metric]
+    assert f"mean {m.mean:.4g} [{m.mean_interval.low:.4g}, {m.mean_interval.high:.4g}]" in heat
+    assert heat.count('stroke-dasharray="5 3"') == len(r.tied) - 1  # tied cells
+    for fig in ("heatmap", "main-effects", "seeds", "curves", "paired-best"):
+        assert f'id="fig-{fig}"' in html, fig
+    assert 'id="fig-pairwise' not in html and "105 pairs would not be readable" in html
+    assert "badge best" in html and html.count('class="badge tied"') == len(r.tied)
+    assert r.factorial.method in html and "Factor effects" in html
+    # curves: one column per batch size, five settings each, exact rates in the legends
+    curves = re.search(r'<svg[^>]*id="fig-curves".*?</svg>', html, re.S).group(0)
+    for b in GRID_BATCH:
+        assert f"batch_size={b}<" in curves
+    assert ">learning_rate=1e-4<" in curves and ">learning_rate=3e-4<" in curves
+    assert "learning_rate=0.000" not in curves
+
+
+def test_grid_page_stays_small_at_64_seeds(tmp_path_factory, tmp_path):
+    path = grid_store_path(tmp_path_factory, 64)
+    paths = write_report(path, tmp_path, now=NOW)
+    page = next(p for p in paths if p.name == "grid-lr-batch.html")
+    assert page.stat().st_size <= 300_000, page.stat().st_size
+
+
+def test_colours_stay_distinct_past_ten_settings(grid_report):
+    from jaxstab.report import _page
+    from jaxstab.report._svg import COLORS
+
+    assert len(set(COLORS)) == len(COLORS) == 20
+    r, _ = grid_report
+    groups = _page._groups(r)
+    assert [t for t, _ in groups] == ["batch_size=32", "batch_size=128", "batch_size=256"]
+    assert all(len(m) <= 10 for _, m in groups)
+    one = dataclasses.replace(r, grid=dataclasses.replace(r.grid, factors=()))
+    assert [len(m) for _, m in _page._groups(one)] == [10, 5]  # no factor: runs of ten
+
+
+def test_user_task_configuration(tmp_path):
+    """A study of a user's task has a [config] and no built-in sections: the page shows
+    what the study has."""
+    study = load_study(str(Path(__file__).parent / "userpkg" / "task.toml"))
+    path = synthetic_store(tmp_path / "u.sqlite", study, 6, centers=[0.8, 0.85, 0.7, 0.9],
+                           spreads=[0.02] * 4)
+    store = Store(path, create=False)
+    _, (r,) = build(store, NOW)
+    store.close()
+    html = render_study(r)
+    toml = re.search(r"<pre><code>(.*?)</code></pre>", html, re.S).group(1)
+    assert "[config]" in toml and "[data]" not in toml and "[model]" not in toml
+    assert r.baselines == () and r.verdicts[0].status in ("holds", "refuted", "inconclusive")

@@ -194,25 +194,35 @@ def simulated_power(target: str, value: float, n: int) -> float:
         shift = np.sqrt(2) * st.norm.ppf(value)  # P(A > B) = value for unit normals
         b = gen.normal(-shift, 1.0, (POWER_REPS, n))
         p = _tests.mann_whitney(a, b, "two-sided")[1]
-    elif target == "std_ratio":
+    elif target == "std_ratio_F":
         b = gen.normal(0.0, 1.0 / value, (POWER_REPS, n))
         p = 2 * np.minimum(st.f.cdf(a.var(1, ddof=1) / b.var(1, ddof=1), n - 1, n - 1),
                            st.f.sf(a.var(1, ddof=1) / b.var(1, ddof=1), n - 1, n - 1))
-    elif target == "brown_forsythe":
+    elif target == "std_ratio":  # what compare and verdicts use: Brown-Forsythe
         b = gen.normal(0.0, 1.0 / value, (POWER_REPS, n))
         p = _tests.brown_forsythe(a, b, "two-sided")[1]
+    elif target == "paired_std_ratio":  # paired Brown-Forsythe, seed correlation 0.7
+        b = PAIRED_RHO * a + np.sqrt(1 - PAIRED_RHO**2) * gen.normal(0.0, 1.0, (POWER_REPS, n))
+        p = _tests.paired_brown_forsythe(a * value, b, "two-sided")[1]
     return float(np.mean(p <= ALPHA))
+
+
+PAIRED_RHO = 0.7
 
 
 def needed(target: str, value: float) -> int:
     if target == "paired_effect_size":
         return _power.seeds_needed(effect_size=value, paired=True)
+    if target == "std_ratio_F":
+        return _power.seeds_needed(std_ratio=value, test="F")
+    if target == "paired_std_ratio":
+        return _power.seeds_needed(std_ratio=value, paired=True, correlation=PAIRED_RHO)
     return _power.seeds_needed(**{target: value})
 
 
 POWER_CASES = [("effect_size", 0.5), ("effect_size", 1.2), ("paired_effect_size", 0.6),
                ("prob_improvement", 0.7), ("prob_improvement", 0.85), ("std_ratio", 2.0),
-               ("std_ratio", 0.6)]
+               ("std_ratio", 0.6), ("std_ratio_F", 2.0), ("paired_std_ratio", 2.0)]
 
 
 def simulated_seeds(target: str, value: float, start: int) -> int:
@@ -228,7 +238,7 @@ def test_seeds_needed_agrees_with_simulation(target, value):
     n = needed(target, value)
     n_sim = simulated_seeds(target, value, int(0.8 * n))
     assert abs(n - n_sim) <= max(1, 0.1 * n_sim), (n, n_sim)
-    if target != "prob_improvement":  # Noether's formula is approximate, t and F exact
+    if target != "prob_improvement":  # Noether's formula is approximate, the others close
         power = simulated_power(target, value, n)
         assert POWER_BAND[0] <= power <= POWER_BAND[1], power
 
@@ -272,8 +282,7 @@ def measure() -> None:  # pragma: no cover - run by hand
     print(f"\nseeds_needed vs simulated power ({POWER_REPS} reps, target 0.8)")
     for target, value in POWER_CASES:
         n = needed(target, value)
-        extra = (f"  Brown-Forsythe at that n: {simulated_power('brown_forsythe', value, n):.3f}"
-                 if target == "std_ratio" else "")
+        extra = ""
         n_sim = simulated_seeds(target, value, int(0.8 * n))
         print(f"{target}={value}: n={n} (simulation: {n_sim}) "
               f"power={simulated_power(target, value, n):.3f}{extra}")

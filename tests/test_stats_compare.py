@@ -128,15 +128,28 @@ def test_prob_improvement_pair_count_equals_mann_whitney(nx, ny):
     np.testing.assert_array_equal(_prob_improvement(x, y), want)
 
 
-def test_spread_effects():
+def test_spread_effects_invert_the_spread_test():
     c = js.compare(A, B, metric_kind="spread", rng=1)
     diff, (ratio,) = c.difference, c.effects
-    assert diff.point == pytest.approx(A.std(ddof=1) - B.std(ddof=1))
-    f = A.var(ddof=1) / B.var(ddof=1)
-    lo = np.sqrt(f / st.f.ppf(0.975, A.size - 1, B.size - 1))
-    hi = np.sqrt(f / st.f.ppf(0.025, A.size - 1, B.size - 1))
-    assert (ratio.point, ratio.low, ratio.high) == pytest.approx((np.sqrt(f), lo, hi))
-    assert ratio.method == "F"
+    za, zb = np.abs(A - np.median(A)), np.abs(B - np.median(B))
+    assert diff.point == pytest.approx(za.mean() - zb.mean())
+    ci = st.ttest_ind(za, zb).confidence_interval(0.95)
+    assert (diff.low, diff.high) == pytest.approx((ci.low, ci.high))
+    assert ratio.point == pytest.approx(za.mean() / zb.mean())
+    # Each end of the ratio's interval is where Brown-Forsythe of A against r * B
+    # has p = 0.05 exactly: the interval is the set the test does not reject.
+    for r in (ratio.low, ratio.high):
+        assert st.levene(A, r * B, center="median").pvalue == pytest.approx(0.05, abs=1e-9)
+    assert ratio.method == "Brown-Forsythe inversion"
+
+
+def test_paired_spread_ratio_inverts_the_paired_test():
+    wide = PA.mean() + 3 * (PA - PA.mean())
+    (ratio,) = js.compare(wide, PB, metric_kind="spread", paired=True).effects
+    za = np.abs(wide - np.median(wide))
+    for r in (ratio.low, ratio.high):
+        zb = np.abs(r * PB - np.median(r * PB))
+        assert st.ttest_rel(za, zb).pvalue == pytest.approx(0.05, abs=1e-9)
 
 
 def test_delong_standard_error_matches_brute_force():
@@ -155,7 +168,7 @@ def test_large_samples_use_normal_and_percentile_intervals():
     assert c.effects[1].method == "normal (DeLong)"
     assert c.effects[1].low < c.effects[1].point < c.effects[1].high
     s = js.compare(a, b, metric_kind="spread", n_resamples=200, rng=0)
-    assert s.difference.method == "percentile"
+    assert s.difference.method.startswith("pooled t")
 
 
 def test_same_rng_same_comparison_different_rng_different_bootstrap():
@@ -181,7 +194,7 @@ def test_both_constant_and_different_uses_exact_permutation():
     assert c.primary == "permutation"
     assert c.p_value == pytest.approx(2 / math.comb(8, 4))  # the two extreme splits
     assert "from the permutation test" in c.note and c.direction == "greater"
-    assert math.isnan(c.effects[0].point) and "zero variance" in c.effects[0].note
+    assert math.isnan(c.effects[0].point) and "neither setting varies" in c.effects[0].note
     p = js.compare([1.0] * 5, [0.5] * 5, paired=True)
     assert p.primary == "paired permutation" and p.p_value == pytest.approx(2 / 2**5)
 

@@ -78,7 +78,7 @@ def test_constant_sample_gives_a_point_interval():
 
 def test_interval_to_dict_is_json():
     d = js.interval(X).to_dict()
-    assert set(d) == {"point", "low", "high", "method", "level"}
+    assert set(d) == {"point", "low", "high", "method", "level", "note"}
     json.dumps(d)
 
 
@@ -103,7 +103,7 @@ def test_interval_bad_options():
         js.interval(X, method="bca", rng="seed")
     with pytest.raises(UserError, match=r"nan_policy: must be one of"):
         js.interval(X, nan_policy="propagate")
-    with pytest.raises(UserError, match=r"method: must be one of 'chi2'"):
+    with pytest.raises(UserError, match=r"method: must be one of 'auto', 'chi2', 'bonett'"):
         js.std_interval(X, method="t")
 
 

@@ -143,10 +143,18 @@ def test_rank_settings():
     r = js.rank_settings(GROUPS, rng=0, n_resamples=500)
     assert [x.name for x in r.ranks] == ["rmsprop", "adam", "sgd"]  # by mean
     assert r.ranks[0].p_vs_best is None and r.ranks[0].tied_with_best
-    assert r.ranks[1].tied_with_best and r.ranks[2].tied_with_best  # rmsprop is noisy
-    ps = [st.ttest_ind(G3, g, equal_var=False).pvalue for g in (G1, G2)]
+    # rmsprop is noisy, so nothing is clearly below it; but adam clearly beats sgd, so
+    # sgd cannot be the best: it is out of the tied set although rmsprop does not beat it.
+    assert r.ranks[1].tied_with_best and not r.ranks[2].tied_with_best
+    ps = [st.ttest_ind(g, G3, equal_var=False).pvalue for g in (G1, G2)]
     assert [x.p_vs_best for x in r.ranks[1:]] == pytest.approx(ps)
-    assert [x.p_adjusted for x in r.ranks[1:]] == pytest.approx(js.adjust_pvalues(ps))
+    # p_adjusted: Holm over the one-sided "another setting is better" tests, smallest.
+    named = {"adam": G1, "sgd": G2, "rmsprop": G3}
+    for rank in r.ranks:
+        others = [g for k, g in named.items() if k != rank.name]
+        one = [st.ttest_ind(g, named[rank.name], equal_var=False,
+                            alternative="greater").pvalue for g in others]
+        assert rank.p_adjusted == pytest.approx(min(js.adjust_pvalues(one)))
     clear = js.rank_settings({"adam": G1, "sgd": G2}, rng=0, n_resamples=500)
     assert [x.name for x in clear.ranks] == ["adam", "sgd"]
     assert not clear.ranks[1].tied_with_best
@@ -154,5 +162,5 @@ def test_rank_settings():
     assert low.ranks[0].name == "sgd"
     spread = js.rank_settings(GROUPS, metric_kind="spread", rng=0)
     assert [x.name for x in spread.ranks] == ["adam", "sgd", "rmsprop"]  # by std
-    assert spread.ranks[0].interval.method == "chi2"
+    assert spread.ranks[0].interval.method in ("chi2", "chi2+bonett")
     json.dumps(r.to_dict())

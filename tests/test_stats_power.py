@@ -49,7 +49,11 @@ def test_noether_formula():
 def test_std_ratio_is_symmetric_and_reaches_power():
     n = js.seeds_needed(std_ratio=2.0)
     assert n == js.seeds_needed(std_ratio=0.5)
-    assert _power.f_power(2.0, n) >= 0.8 > _power.f_power(2.0, n - 1)
+    d = js.brown_forsythe_effect(2.0)
+    assert _power.t_power(d, n) >= 0.8 > _power.t_power(d, n - 1)
+    f = js.seeds_needed(std_ratio=2.0, test="F")
+    assert _power.f_power(2.0, f) >= 0.8 > _power.f_power(2.0, f - 1)
+    assert f < n  # Brown-Forsythe, the test verdicts use, needs more seeds than F
 
 
 def test_more_than_max_n_gives_none():

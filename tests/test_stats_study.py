@@ -140,7 +140,7 @@ def test_verdicts():
     holds, refuted, unsure, spread = vs
     assert holds.paired and holds.test == "paired t" and holds.effect.name == "Hedges' g_z"
     assert not unsure.paired and unsure.test == "Welch t"
-    assert spread.test == "Brown-Forsythe" and spread.effect.name == "std(A) / std(B)"
+    assert spread.test == "Brown-Forsythe" and spread.effect.name == "spread(A) / spread(B)"
     raw = [v.p_value for v in vs]
     assert [v.p_adjusted for v in vs] == pytest.approx(list(js.adjust_pvalues(raw)))
     assert all(v.correction == "holm" and v.alpha == 0.05 for v in vs)
@@ -185,7 +185,7 @@ def test_no_claims():
     (Claim("c5", "test_acc", "median", "less", {"opt": "adam"}, {"opt": "sgd"}),
      r"claim 'c5': kind: must be one of 'mean', 'spread'"),
     (Claim("c6", "test_acc", "mean", "bigger", {"opt": "adam"}, {"opt": "sgd"}),
-     r"claim 'c6': direction: must be one of 'greater', 'less'"),
+     r"claim 'c6': direction: must be one of 'greater', 'less', 'two-sided'"),
 ])
 def test_bad_claims_name_the_claim(claim, match):
     with pytest.raises(UserError, match=match):

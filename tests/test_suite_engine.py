@@ -21,7 +21,6 @@ from jaxstab.study import (
     DataConfig,
     ModelConfig,
     load_study,
-    n_classes,
 )
 from jaxstab.train import _curve_shape, _dead_share
 
@@ -41,6 +40,11 @@ def _cfg(name, **kw):
     base = {"n_samples": 120, "n_features": 12, "test_size": 0.25}
     if name == "article_ex1":
         base["n_features"] = 2
+    if name == "file":  # a user's CSV (tests/userpkg), read whole
+        from pathlib import Path
+
+        base = {"path": str(Path(__file__).parent / "userpkg" / "data.csv"),
+                "target": "label", "test_size": 0.25}
     base.update(kw)
     return DataConfig(name=name, **base)
 
@@ -58,7 +62,7 @@ def test_dataset_conformance(name):
     cfg = _cfg(name)
     ds, d = _draw(cfg)
     k = ds.n_classes
-    assert k == n_classes(name)
+    assert k == (FIXED_DATASETS[name][2] if name in FIXED_DATASETS else 2)
     feats = FIXED_DATASETS[name][1] if name in FIXED_DATASETS else cfg.n_features
     for part, rows in (("train", cfg.n_train), ("test", cfg.n_test)):
         x, y, m = d[f"x_{part}"], d[f"y_{part}"], d[f"m_{part}"]
@@ -119,15 +123,15 @@ def test_model_conformance(name):
     model = build_model(cfg, k)
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 16))
     params = model.init(jax.random.PRNGKey(0), x[:1])
-    out = model.apply(params, x)
+    out = model.predict(params, x)
     assert out.shape == (5, k if k > 2 else 1) and bool(jnp.all(jnp.isfinite(out)))
     # written for one seed: a different init key, different parameters
     other = model.init(jax.random.PRNGKey(2), x[:1])
     assert any(not np.allclose(a, b) for a, b in zip(jax.tree_util.tree_leaves(params),
                                                       jax.tree_util.tree_leaves(other)))
     if name in RECURRENT:
-        eps = model.zeros(5, 16)
-        g = jax.grad(lambda e: jnp.sum(model.apply(params, x, eps=e) ** 2))(eps)
+        eps = model.module.zeros(5, 16)
+        g = jax.grad(lambda e: jnp.sum(model.apply(params, x, {}, None, e) ** 2))(eps)
         assert g.shape == (16, 5, 4) and float(jnp.abs(g[-1]).sum()) > 0
 
 

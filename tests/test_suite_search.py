@@ -122,9 +122,23 @@ def test_interrupted_search_resumes_without_losing_or_repeating_a_run(tmp_path):
     assert resumed.stored == first and resumed.runs + first == full.runs
     assert len(store.done(fp)) == full.runs
     assert [p.to_dict() for p in resumed.picks] == [p.to_dict() for p in full.picks]
-    again = stored_search(store, fp, study)  # recomputed from the store, no training
-    assert again.runs == 0 and again.stored == full.runs
+    from jaxstab.search import picks_to_rows
+
+    assert stored_search(store, fp, study) is None  # picks are stored by run_study
+    store.write_search_picks(fp, picks_to_rows(resumed.picks))
+    again = stored_search(store, fp, study)  # read back: no Optuna, no replayed proposals
     assert [p.to_dict() for p in again.picks] == [p.to_dict() for p in full.picks]
+    code = ("import sys, jaxstab; from jaxstab.store import Store; "
+            f"s = Store({str(tmp_path / 'r.sqlite')!r}, create=False); "
+            f"from jaxstab.search import stored_search; from jaxstab.loader import "
+            f"study_from_dict; import json; "
+            f"st = s.results({fp!r}).study; r = stored_search(s, {fp!r}, st); "
+            "r.verdicts(); assert len(r.picks) > 0; assert 'optuna' not in sys.modules")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     # the study's own settings hold only the study's runs, not the search's
     assert all(len(s.seeds) == 0 for s in store.results(fp).settings)
 

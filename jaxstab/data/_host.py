@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxstab.study import HOST_RESAMPLERS, DataConfig, n_classes
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jaxstab.data._config import DataConfig
+
+# Resamplers that exist only as NumPy code (imbalanced-learn): their datasets run on the host.
+HOST_RESAMPLERS = ("random_over", "smote", "random_under")
 
 
 def _sampler(name: str, random_state: int, y: np.ndarray):
@@ -27,7 +33,7 @@ def _sampler(name: str, random_state: int, y: np.ndarray):
 def max_train_rows(cfg: DataConfig) -> int:
     """Oversampling brings every class up to the largest: at most k x the split. Every
     handling pads to that size, so that all of them share one compiled program."""
-    return n_classes(cfg.name) * cfg.n_train
+    return cfg.n_classes * cfg.n_train
 
 
 def balanced_weights(y: np.ndarray, k: int) -> np.ndarray:

@@ -19,7 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxstab.study import DataConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jaxstab.data._config import DataConfig
 
 
 def _standardize(x: np.ndarray) -> np.ndarray:
@@ -93,9 +96,18 @@ def device_split(cfg: DataConfig, keys: dict, hp: dict, x, y, n_classes: int) ->
     return out
 
 
+def source(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The whole fixed dataset of ``cfg``: a bundled one or the user's file."""
+    if cfg.name == "file":
+        from jaxstab.data._file import load_file
+
+        return load_file(cfg.path, cfg.target)[:2]
+    return load(cfg.name)
+
+
 def fixed_device(cfg: DataConfig, keys: dict, hp: dict) -> dict:
-    x_all, y_all = load(cfg.name)
-    n_classes = int(y_all.max()) + 1
+    x_all, y_all = source(cfg)
+    n_classes = cfg.n_classes
     x, y = jnp.asarray(x_all), jnp.asarray(y_all, jnp.float32)
     if cfg.n_samples < len(y_all):
         rows = jax.random.permutation(keys["data"], len(y_all))[: cfg.n_samples]
@@ -128,11 +140,11 @@ def long_range(cfg: DataConfig, keys: dict, hp: dict) -> dict:
 def fixed_host(cfg: DataConfig, seeds: dict, hp: dict) -> dict:
     from jaxstab.data._host import finish
 
-    x, y = load(cfg.name)
+    x, y = source(cfg)
     if cfg.n_samples < len(y):
         rows = np.random.default_rng(seeds["data"]).permutation(len(y))[: cfg.n_samples]
         x, y = x[rows], y[rows]
-    return finish(cfg, seeds, hp, x, y, int(load(cfg.name)[1].max()) + 1)
+    return finish(cfg, seeds, hp, x, y, cfg.n_classes)
 
 
 def classification(cfg: DataConfig, seeds: dict, hp: dict) -> dict:

@@ -1,10 +1,16 @@
+"""The dataset registry: adding a dataset is one entry here (and its rules, if any, in
+``_config``)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jaxstab.data import _real, _synthetic
-from jaxstab.study import FIXED_DATASETS, DataConfig, n_classes
+
+if TYPE_CHECKING:
+    from jaxstab.data._config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -19,25 +25,29 @@ class Dataset:
     n_classes: int = 2
 
 
+# (rows, features, classes) of the fixed datasets; `classification` (scikit-learn's
+# make_classification) and the synthetic ones are drawn per seed at the configured size.
+FIXED_DATASETS = {"digits": (1797, 64, 10), "breast_cancer": (569, 30, 2),
+                  "wine": (178, 13, 3), "mnist1d": (5000, 40, 10)}
 _DATASETS = {
-    "article_uniform": Dataset("article_uniform", False, _synthetic.uniform_coin),
-    "article_ex1": Dataset("article_ex1", True, _synthetic.article_ex1),
-    "classification": Dataset("classification", True, _real.classification),
-    "long_range": Dataset("long_range", False, _real.long_range),
-    **{name: Dataset(name, False, _real.fixed_device, n_classes(name))
-       for name in FIXED_DATASETS},
+    "article_uniform": (False, _synthetic.uniform_coin),
+    "article_ex1": (True, _synthetic.article_ex1),
+    "classification": (True, _real.classification),
+    "long_range": (False, _real.long_range),
+    **{name: (False, _real.fixed_device) for name in FIXED_DATASETS},
+    "file": (False, _real.fixed_device),  # a user's CSV / NPZ ([data] path = ...)
 }
-# The same fixed datasets when a setting resamples with imbalanced-learn (NumPy only).
-_HOST_VARIANTS = {name: Dataset(name, True, _real.fixed_host, n_classes(name))
-                  for name in FIXED_DATASETS}
+DATASETS = tuple(_DATASETS)
 
 
-def get_dataset(cfg: DataConfig) -> Dataset:
-    """Depends on the static fields of ``cfg`` only (its name and resampler)."""
-    if cfg.host and cfg.name in _HOST_VARIANTS:
-        return _HOST_VARIANTS[cfg.name]
-    return _DATASETS[cfg.name]
+def get_dataset(cfg: "DataConfig") -> Dataset:
+    """Depends on the static fields of ``cfg`` only (its name, file and resampler)."""
+    host, sample = _DATASETS[cfg.name]
+    if cfg.host and sample is _real.fixed_device:
+        # The same fixed data when a setting resamples with imbalanced-learn (NumPy only).
+        host, sample = True, _real.fixed_host
+    return Dataset(cfg.name, host, sample, cfg.n_classes)
 
 
 def registered() -> tuple[str, ...]:
-    return tuple(_DATASETS)
+    return DATASETS

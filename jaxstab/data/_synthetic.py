@@ -7,7 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxstab.data._host import pad
-from jaxstab.study import DataConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jaxstab.data._config import DataConfig
 
 
 def uniform_coin(cfg: DataConfig, keys: dict, hp: dict) -> dict:

@@ -21,14 +21,14 @@ if TYPE_CHECKING:
     from jaxstab.report._render import render_index as render_index
     from jaxstab.report._render import render_study as render_study
     from jaxstab.report._render import study_json as study_json
-    from jaxstab.report._render import to_toml as to_toml
-    from jaxstab.report._render import write_report as write_report
+    from jaxstab.report._config import to_toml as to_toml
+    from jaxstab.report._write import write_report as write_report
 
 _WHERE = {
     "IndexEntry": "_model", "IndexReport": "_model", "SettingReport": "_model",
     "StudyReport": "_model", "build": "_model", "build_study": "_model",
     "render_index": "_render", "render_study": "_render", "study_json": "_render",
-    "to_toml": "_render", "write_report": "_render",
+    "to_toml": "_config", "write_report": "_write",
 }
 __all__ = ["IndexEntry", "IndexReport", "SettingReport", "StudyReport", "build", "build_study",
            "render_index", "render_study", "study_json", "to_toml", "write_report"]

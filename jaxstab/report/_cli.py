@@ -7,14 +7,16 @@ def add_parser(sub) -> None:
     p = sub.add_parser("report", help="HTML report (one page per study) of a results store")
     p.add_argument("--store", default="results.sqlite", help="results store to read")
     p.add_argument("--out", default="reports", help="folder to write the pages to")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="studies built at once (default: one per core)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
-    from jaxstab.report._render import write_report
+    from jaxstab.report._write import write_report
 
-    paths = write_report(args.store, args.out)
+    paths = write_report(args.store, args.out, jobs=args.jobs)
     pages = sum(1 for p in paths if p.suffix == ".html") - 1
     print(f"wrote {paths[0]} and {pages} study page{'s' if pages != 1 else ''} "
-          f"(with JSON twins) to {paths[0].parent}")
+          f"(with JSON and per-seed CSV twins) to {paths[0].parent}")
     return 0

@@ -1,68 +1,26 @@
-"""Figures: matplotlib to inline SVG strings, deterministic for fixed input.
+"""Figures of seeds and curves as inline SVG (written by ``_svg``): every seed as a
+point, learning curves, paired differences, seeds needed, variance shares.
 
-No pyplot: every figure is a bare ``matplotlib.figure.Figure`` drawn with the SVG
-backend, so making a report never touches the user's interactive backend or global
-figure list. Each figure gets its own ``svg.hashsalt`` and ``svg.id``: the ids matplotlib
-writes for clip paths and markers are then stable from run to run, and unique across
-the several figures inlined into one page.
+Each function takes plain numbers and labels and returns an ``<svg>`` string; output is
+deterministic for fixed input. Grid figures (heatmaps, main effects, the pairwise
+matrix) are in ``_gridfigs``.
 """
 
 from __future__ import annotations
 
-import inspect
-import io
 import math
+from collections.abc import Sequence
 
-import matplotlib
-import matplotlib.axes
-import matplotlib.ticker
 import numpy as np
-from matplotlib.figure import Figure
 
-# Above this many points in all, the seeds are embedded as one PNG inside the SVG: a
-# vector mark costs ~90 bytes, which makes pages of megabytes at 100k seeds.
+from jaxstab.report import _png
+from jaxstab.report._svg import (MUTED, Canvas, Scale, axes, color, legend, tick_text,
+                                 width, wrap, y_room)
+
+W = 1000.0  # figure width in SVG units, about the page's content width in pixels
+# Above this many points in a figure they are drawn into one PNG inside the SVG: a
+# vector point costs ~14 bytes, which makes pages of megabytes at 100k seeds.
 RASTER_POINTS = 2000
-# Colour saturates at |Hedges' g| = 1.5 (a large effect) and at a std ratio of 2^1.5.
-PAIRWISE_SCALE = 1.5
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-          "#7f7f7f", "#bcbd22", "#17becf")
-_RC = {
-    "svg.fonttype": "none",  # text stays text: searchable, selectable, small
-    "font.family": "sans-serif",
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.titlesize": 10,
-    "axes.titleweight": "bold",
-    "legend.frameon": False,
-    "legend.fontsize": 8,
-    "path.simplify": True,
-}
-# matplotlib 3.10 renamed violinplot's vert=False (deprecated in 3.11).
-_HORIZONTAL = ({"orientation": "horizontal"} if "orientation" in
-               inspect.signature(matplotlib.axes.Axes.violinplot).parameters
-               else {"vert": False})
-# No date, no creator (it carries a URL and the matplotlib version).
-_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
-
-
-def color(i: int) -> str:
-    return COLORS[i % len(COLORS)]
-
-
-def to_svg(fig: Figure, name: str) -> str:
-    """The figure as an ``<svg>`` element (no XML prolog) with id ``fig-<name>``."""
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"jaxstab-{name}",
-                                "svg.id": f"fig-{name}"}):
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata=_METADATA)
-    text = buf.getvalue()
-    return text[text.index("<svg"):].strip()
-
-
-def _figure(width: float, height: float) -> Figure:
-    with matplotlib.rc_context(_RC):
-        return Figure(figsize=(width, height), layout="constrained")
 
 
 def _jitter(n: int) -> np.ndarray:
@@ -71,198 +29,225 @@ def _jitter(n: int) -> np.ndarray:
     return (np.arange(n) * 0.6180339887498949) % 1.0 - 0.5
 
 
-def seeds_figure(labels, values, intervals, diverged, metric: str) -> str:
-    """Every seed as a point, the distribution as a violin, the mean's interval as a bar.
+def _kde(x: np.ndarray, points: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
+    """Gaussian kernel density over [min, max] of the seeds, Scott's bandwidth (as
+    matplotlib's violins): a plot of the data, not a statistic reported anywhere."""
+    if x.size < 2 or np.ptp(x) <= 0:
+        return None
+    sd = float(np.std(x, ddof=1))
+    if not sd > 0:
+        return None
+    h = sd * x.size ** (-1 / 5)
+    grid = np.linspace(x.min(), x.max(), points)
+    dens = np.exp(-0.5 * ((grid[:, None] - x[None, :]) / h) ** 2).sum(axis=1)
+    return grid, dens
 
-    ``values[i]``: finite per-seed values of setting i; ``intervals[i]``: (mean, low, high)
-    or None; ``diverged[i]``: how many runs of setting i diverged (not drawn).
-    """
+
+def _row_labels(labels: Sequence, extra: Sequence[str], chars: int = 42
+                ) -> tuple[list[list[str]], float]:
+    """Each row's label lines (a label given as a list keeps its parts on separate
+    lines), and the room they need."""
+    rows = []
+    for t, e in zip(labels, extra):
+        parts = [t] if isinstance(t, str) else list(t)
+        rows.append([line for part in parts for line in wrap(part, chars)] + ([e] if e else []))
+    room = max((width(line, 11) for r in rows for line in r), default=40.0)
+    return rows, min(room, 330.0) + 12
+
+
+def strip_figure(name: str, labels: Sequence, values: Sequence[Sequence[float]],
+                 intervals: Sequence[tuple[float, float, float] | None],
+                 extra: Sequence[str], xlabel: str, *, zero: bool = False,
+                 colours: Sequence[str] | None = None, violin: bool = True) -> str:
+    """One row per group: every value as a point (jittered within the row), the
+    distribution as a violin, the mean and its interval as a black diamond and bar.
+    ``intervals[i]``: (mean, low, high) or None; ``extra[i]``: a second label line;
+    ``zero``: a dashed line at 0 (for differences)."""
     k = len(labels)
-    raster = sum(len(x) for x in values) > RASTER_POINTS
-    with matplotlib.rc_context(_RC):
-        fig = _figure(7.5, 0.9 + 0.75 * k)
-        ax = fig.add_subplot()
-        for i, (x, iv) in enumerate(zip(values, intervals)):
-            y = k - 1 - i
-            x = np.asarray(x, float)
-            if x.size > 1 and np.ptp(x) > 0:
-                parts = ax.violinplot([x], positions=[y], widths=0.8, showextrema=False,
-                                      **_HORIZONTAL)
-                for body in parts["bodies"]:
-                    body.set_facecolor(color(i))
-                    body.set_alpha(0.18)
-                    body.set_edgecolor("none")
-            size = 10 if x.size <= 200 else 4 if x.size <= 2000 else 1
-            ax.scatter(x, y + 0.55 * _jitter(x.size), s=size, color=color(i), alpha=0.6,
-                       linewidths=0, rasterized=raster, zorder=2)
-            if iv is not None:
-                mean, low, high = iv
-                ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt="D",
-                            color="black", markersize=5, capsize=4, elinewidth=1.6, zorder=3)
-        ax.set_yticks(range(k), [_tick(labels[i], diverged[i], len(values[i]))
-                                 for i in range(k)][::-1])
-        ax.set_ylim(-0.6, k - 0.4)
-        ax.set_xlabel(_plain(metric))
-        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-        ax.set_axisbelow(True)
-    return to_svg(fig, "seeds")
+    rows, lab_w = _row_labels(labels, extra)
+    rh = max(30.0, 13.5 * max(len(r) for r in rows) + 10) if rows else 30.0
+    x0, x1, top = lab_w + 10, W - 16, 12.0
+    y1 = top + rh * k
+    cv = Canvas(name, W, y1 + 48)
+    finite = [v for xs in values for v in xs if math.isfinite(v)]
+    finite += [v for iv in intervals if iv for v in iv if math.isfinite(v)]
+    if zero:
+        finite.append(0.0)
+    xs = Scale(min(finite, default=0.0), max(finite, default=1.0), x0, x1, pad=0.04)
+    axes(cv, (x0, top, x1, y1), x=xs, xlabel=xlabel, ygrid=False)
+    if zero:
+        cv.line(xs(0), top, xs(0), y1, stroke="#555555", sw=1, dash="4 3")
+    total = sum(len(v) for v in values)
+    size = 5.0 if total <= 400 else 3.5 if total <= RASTER_POINTS else 1.6
+    centre = [top + rh * (i + 0.5) for i in range(k)]
+    points = []
+    for i in range(k):  # violins first, under every point
+        colour = colours[i] if colours else color(i)
+        x = np.asarray([v for v in values[i] if math.isfinite(v)], float)
+        dens = _kde(x) if violin else None
+        if dens is not None:
+            grid, d = dens
+            half = 0.42 * rh * d / d.max()
+            px = xs.many(grid)
+            cy = centre[i]
+            upper = "L".join(f"{a:.1f} {cy - h:.1f}" for a, h in zip(px, half))
+            lower = "L".join(f"{a:.1f} {cy + h:.1f}" for a, h in zip(px[::-1], half[::-1]))
+            cv.path(f"M{upper}L{lower}Z", fill=colour, fill_opacity=0.16)
+        points.append((xs.many(x), centre[i] + 0.6 * rh * _jitter(x.size), colour, 0.6))
+    if total > RASTER_POINTS:
+        cv.image(0, 0, W, y1 + 48, _png.points_png(W, y1 + 48, points, radius=size / 2))
+    else:
+        for px, py, colour, alpha in points:
+            cv.dots(px, py, size=size, fill=colour, opacity=alpha)
+    for i in range(k):
+        cy, iv = centre[i], intervals[i]
+        if iv is not None and all(math.isfinite(v) for v in iv):
+            mean, low, high = iv
+            cv.line(xs(low), cy, xs(high), cy, sw=1.8)
+            for end in (low, high):
+                cv.line(xs(end), cy - 5, xs(end), cy + 5, sw=1.4)
+            cv.diamond(xs(mean), cy, 5, title=f"{' '.join(rows[i][:-1] if extra[i] else rows[i])}: mean {mean:.4g} "
+                       f"[{low:.4g}, {high:.4g}]")
+        lines = rows[i]
+        first = cy - (len(lines) - 1) * 13.5 / 2 + 4
+        for j, line in enumerate(lines):
+            extra_line = j == len(lines) - 1 and extra[i]
+            cv.text(lab_w, first + 13.5 * j, line, size=10.5 if extra_line else 11,
+                    anchor="end", fill=MUTED if extra_line else "#1b1f24")
+    return cv.svg()
 
 
-def _tick(label: str, n_diverged: int, n: int) -> str:
-    text = _wrap(_plain(label), 28)
-    extra = f"n={n}" + (f", {n_diverged} diverged" if n_diverged else "")
-    return f"{text}\n{extra}"
+def _curve_panel(cv: Canvas, box, head: str, items, r: int, yr, epochs: int,
+                 xlabel: str) -> None:
+    x0, top, x1, bottom = box
+    ysc0 = Scale(*yr, 0, 1, pad=0.05)
+    px0 = x0 + y_room(ysc0) + 4
+    xsc = Scale(1, max(epochs, 2), px0, x1, pad=0.02)
+    ysc = Scale(*yr, bottom, top + 20, pad=0.05)
+    step = max(1, math.ceil(epochs / 8))
+    axes(cv, (px0, top + 20, x1, bottom), x=xsc, y=ysc, xlabel=xlabel,
+         xticks=[(e, str(e)) for e in range(1, epochs + 1, step)])
+    cv.text((px0 + x1) / 2, top + 12, head, size=12, anchor="middle", weight="600")
+    for lab, colour, bands in items:
+        if bands[r] is None:
+            continue
+        med, q25, q75 = (np.asarray(b, float) for b in bands[r])
+        ex = xsc.many(np.arange(1, med.size + 1))
+        cv.band(ex, ysc.many(q25), ysc.many(q75), fill=colour, opacity=0.18)
+        cv.polyline(ex, ysc.many(med), stroke=colour, sw=1.8, title=lab)
+        if med.size <= 12:
+            cv.dots(ex, ysc.many(med), size=5, fill=colour, opacity=1)
 
 
-def _wrap(text: str, width: int) -> str:
-    parts, line = [], ""
-    for word in text.split(", "):
-        if line and len(line) + len(word) + 2 > width:
-            parts.append(line + ",")
-            line = word
-        else:
-            line = f"{line}, {word}" if line else word
-    return "\n".join(parts + [line])
+def curves_figure(names: Sequence[str], groups: Sequence[tuple[str, Sequence[tuple]]],
+                  xlabel: str = "epoch") -> str:
+    """Learning curves: per setting the median over seeds as a line and the
+    inter-quartile range as a band. ``groups[g] = (title, [(label, colour, [(median,
+    q25, q75) or None per curve name])])``. One group: a panel per curve side by side
+    and one legend; several (small multiples past ten settings): a column per group,
+    a row per curve, a legend under each column, so no colour means two settings."""
+    ranges, epochs = [], []
+    for r in range(len(names)):
+        ys = [v for _, items in groups for _, _, bands in items if bands[r] is not None
+              for b in bands[r] for v in b if math.isfinite(v)]
+        ranges.append((min(ys, default=0.0), max(ys, default=1.0)))
+        epochs.append(max((len(bands[r][0]) for _, items in groups for _, _, bands in items
+                           if bands[r] is not None), default=1))
+    cv = Canvas("curves", W, 100)
+    ph, y = 210.0, 6.0
+    if len(groups) == 1:
+        title, items = groups[0]
+        per_row = min(len(names), 3)
+        pw = W / per_row
+        for start in range(0, len(names), per_row):
+            for j, r in enumerate(range(start, min(start + per_row, len(names)))):
+                head = names[r] if not title else f"{names[r]} · {title}"
+                _curve_panel(cv, (j * pw + 4, y, (j + 1) * pw - 14, y + ph - 44), head,
+                             items, r, ranges[r], epochs[r], xlabel)
+            y += ph
+        y += legend(cv, 14, y, W - 24, [(c, lab) for lab, c, _ in items]) + 8
+    else:
+        per_row = min(len(groups), 3)
+        pw = W / per_row
+        for start in range(0, len(groups), per_row):
+            chunk = groups[start:start + per_row]
+            for r, name in enumerate(names):
+                for j, (title, items) in enumerate(chunk):
+                    _curve_panel(cv, (j * pw + 4, y, (j + 1) * pw - 14, y + ph - 44),
+                                 f"{name} · {title}" if title else name, items, r,
+                                 ranges[r], epochs[r], xlabel)
+                y += ph
+            y += max(legend(cv, j * pw + 14, y, pw - 24, [(c, lab) for lab, c, _ in items])
+                     for j, (_, items) in enumerate(chunk)) + 14
+    cv.h = y
+    return cv.svg()
 
 
-def curves_figure(names, labels, bands, xlabel: str = "epoch") -> str:
-    """One panel per curve (loss, accuracy): per setting the median over seeds as a line
-    and the inter-quartile range as a band. ``bands[c][i]``: (median, q25, q75) arrays of
-    curve c for setting i, or None where the setting has no such curve."""
-    with matplotlib.rc_context(_RC):
-        fig = _figure(3.6 * len(names) + 0.4, 3.0)
-        axes = fig.subplots(1, len(names), squeeze=False)[0]
-        for ax, name, per_setting in zip(axes, names, bands):
-            for i, band in enumerate(per_setting):
-                if band is None:
-                    continue
-                med, q25, q75 = (np.asarray(b, float) for b in band)
-                epochs = np.arange(1, med.size + 1)
-                ax.fill_between(epochs, q25, q75, color=color(i), alpha=0.2, linewidth=0)
-                ax.plot(epochs, med, color=color(i), linewidth=1.6, label=_plain(labels[i]),
-                        marker="o" if med.size <= 12 else None, markersize=3)
-            ax.set_title(_plain(name))
-            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-            ax.set_xlabel(xlabel)
-            ax.grid(color="#eeeeee", linewidth=0.6)
-        handles, texts = axes[0].get_legend_handles_labels()
-        if handles:
-            fig.legend(handles, [_wrap(t, 40) for t in texts], loc="outside lower center",
-                       ncols=min(len(texts), 3))
-    return to_svg(fig, "curves")
-
-
-def pairwise_figure(labels, colour, text, colour_name: str, name: str, title: str, *,
-                    ratio: bool = False) -> str:
-    """Matrix of every pair of settings: ``colour[i, j]`` (NaN: blank) is the effect of
-    row i against column j (``ratio``: the log2 of a ratio), ``text[i][j]`` what the
-    cell says."""
-    k = len(labels)
-    colour = np.asarray(colour, float)
-    with matplotlib.rc_context(_RC):
-        side = min(0.95 * k + 1.6, 9.0)
-        fig = _figure(side + 1.9, side)
-        ax = fig.add_subplot()
-        # A fixed scale, the same on every page: a small effect looks pale wherever it is.
-        vmax = PAIRWISE_SCALE
-        img = ax.pcolormesh(np.ma.masked_invalid(colour), cmap="RdBu_r", vmin=-vmax,
-                            vmax=vmax)
-        ax.invert_yaxis()
-        ax.set_aspect("equal")
-        for i in range(k):
-            for j in range(k):
-                dark = np.isfinite(colour[i, j]) and abs(colour[i, j]) > 0.6 * vmax
-                ax.text(j + 0.5, i + 0.5, "—" if i == j else text[i][j], ha="center",
-                        va="center",
-                        fontsize=8 if k < 6 else 6,
-                        color="#999999" if i == j else "white" if dark else "black")
-        short = [_wrap(_plain(t), 18) for t in labels]
-        ax.set_xticks(np.arange(k) + 0.5, short, rotation=30 if k > 3 else 0,
-                      ha="right" if k > 3 else "center")
-        ax.set_yticks(np.arange(k) + 0.5, short)
-        ax.set_xlabel("column setting (B)")
-        ax.set_ylabel("row setting (A)")
-        ax.spines[:].set_visible(False)
-        bar = fig.colorbar(img, ax=ax, shrink=0.8, extend="both")
-        bar.set_label(colour_name)
-        if ratio:  # colour is log2 of a ratio: label the bar in ratios
-            bar.formatter = matplotlib.ticker.FuncFormatter(lambda v, _: f"×{2 ** v:.2g}")
-            bar.update_ticks()
-        ax.set_title(_plain(title), fontweight="normal", fontsize=8)
-    return to_svg(fig, f"pairwise-{name}")
-
-
-def _tick_number(x: float, _pos=None) -> str:
-    return f"{x:,.0f}" if x >= 10 else f"{x:g}"
-
-
-def signed(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:+.2f}"
-
-
-def seeds_needed_figure(panels, current: int) -> str:
+def seeds_needed_figure(panels: Sequence, current: int) -> str:
     """Per panel (mean: Hedges' g; spread: std ratio) the seeds per setting needed for
-    the panel's power against the true effect, the claims' observed effects as points,
-    and this study's seed count as a dashed line."""
-    with matplotlib.rc_context(_RC):
-        fig = _figure(3.9 * len(panels) + 0.6, 3.4)
-        axes = fig.subplots(1, len(panels), squeeze=False)[0]
-        for ax, panel in zip(axes, panels):
-            x = np.asarray(panel.effects, float)
-            n = np.array([np.nan if v is None else v for v in panel.seeds], float)
-            ax.plot(x, n, color="black", linewidth=1.6,
-                    label="paired t test" if panel.kind == "mean" and panel.paired
-                    else "t test" if panel.kind == "mean" else "F test")
-            for i, (claim, effect, seeds) in enumerate(panel.observed):
-                if seeds is not None:
-                    ax.plot([effect], [seeds], "o", color=color(i), markersize=6, zorder=3,
-                            label=_wrap(_plain(claim), 45))
-            if current > 0:
-                ax.axhline(current, color="#555555", linestyle="--", linewidth=1)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ticks = ([0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20] if panel.kind == "mean"
-                     else [1.1, 1.25, 1.5, 2, 3, 4, 6, 10, 20])
-            ax.set_xticks([t for t in ticks if x.min() <= t <= x.max()])
-            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-            for axis in (ax.xaxis, ax.yaxis):
-                axis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick_number))
-            ax.set_xlabel("true |Hedges' g|" if panel.kind == "mean"
-                          else "true std ratio (larger / smaller)")
-            ax.set_ylabel("seeds per setting")
-            ax.set_title("difference of means" if panel.kind == "mean"
-                         else "difference of spread", fontweight="normal")
-            ax.grid(color="#eeeeee", linewidth=0.6, which="both")
-            ax.legend(loc="lower left", fontsize=7)
-    return to_svg(fig, "seeds-needed")
+    the panel's power against the true effect (log-log), the claims' observed effects
+    as numbered points on the curve, and this study's seed count as a dashed line."""
+    n = len(panels)
+    pw, ph = (W - 10) / n, 280.0
+    cv = Canvas("seeds-needed", W, 100)
+    items: dict[str, tuple[str, str]] = {}
+    for p_i, panel in enumerate(panels):
+        x = np.asarray(panel.effects, float)
+        seeds = np.array([np.nan if v is None else v for v in panel.seeds], float)
+        ok = np.isfinite(seeds)
+        ys = list(seeds[ok]) + ([current] if current > 0 else [])
+        ys += [s for _, _, s in panel.observed if s is not None]
+        ysc0 = Scale(max(min(ys, default=2), 2), max(ys, default=10), 0, 1, log=True)
+        px0 = p_i * pw + y_room(ysc0) + 10
+        px1, top, bottom = (p_i + 1) * pw - 16, 26.0, ph - 40
+        xsc = Scale(x.min(), x.max(), px0, px1, log=True)
+        ysc = Scale(max(min(ys, default=2), 2) / 1.3, max(ys, default=10) * 1.3, bottom, top,
+                    log=True)
+        axes(cv, (px0, top, px1, bottom), x=xsc, y=ysc,
+             xticks=[(t, tick_text(t)) for t in xsc.ticks()],
+             yticks=[(t, tick_text(t)) for t in ysc.ticks()],
+             xlabel="true |Hedges' g|" if panel.kind == "mean"
+             else "true std ratio (larger / smaller)", ylabel="seeds per setting")
+        test = ("paired t test" if panel.paired else "t test") if panel.kind == "mean" \
+            else "F test"
+        cv.text((px0 + px1) / 2, 16, f"difference of {'means' if panel.kind == 'mean' else 'spread'}"
+                f" ({test})", size=12, anchor="middle")
+        cv.polyline(xsc.many(x), ysc.many(seeds), stroke="#1b1f24", sw=1.8)
+        if current > 0:
+            cv.line(px0, ysc(current), px1, ysc(current), stroke="#555555", sw=1, dash="5 4")
+            cv.text(px1, ysc(current) - 4, f"this study: {current:,} seeds", size=10,
+                    anchor="end", fill=MUTED)
+        for claim, effect, need in panel.observed:
+            number = items.setdefault(claim, (str(len(items) + 1), color(len(items))))
+            if need is None:
+                continue
+            cv.circle(xsc(effect), ysc(need), 6, fill=number[1],
+                      title=f"{claim}: observed {effect:.3g}, {need:,} seeds")
+            cv.text(xsc(effect), ysc(need), number[0], size=9, anchor="middle",
+                    fill="#ffffff", weight="700", baseline="middle")
+    used = legend(cv, 14, ph + 4, W - 24, [(c, f"{num}. {claim}")
+                                           for claim, (num, c) in items.items()],
+                  marker="dot")
+    cv.h = ph + 10 + used
+    return cv.svg()
 
 
-def variance_figure(labels, shares, intervals=None, title: str = "") -> str:
-    """Share of the metric's seed-to-seed variance due to each seed source (bars), with
-    intervals where given (``intervals[i]``: (low, high) or None)."""
+def variance_figure(labels: Sequence[str], shares: Sequence[float]) -> str:
+    """Share of the metric's seed-to-seed variance due to each seed source (bars)."""
     k = len(labels)
-    with matplotlib.rc_context(_RC):
-        fig = _figure(6.5, 0.9 + 0.45 * k)
-        ax = fig.add_subplot()
-        y = np.arange(k)[::-1]
-        ax.barh(y, shares, color=[color(i) for i in range(k)], height=0.6)
-        if intervals is not None:
-            for yi, share, iv in zip(y, shares, intervals):
-                if iv is not None and all(map(math.isfinite, iv)):
-                    ax.errorbar([share], [yi], xerr=[[share - iv[0]], [iv[1] - share]],
-                                color="black", capsize=3, linewidth=1)
-        for yi, share in zip(y, shares):
-            if math.isfinite(share):
-                ax.text(share, yi, f" {share:.0%}", va="center", fontsize=8)
-        ax.set_yticks(y, [_plain(t) for t in labels])
-        ax.set_xlim(0, 1.12)
-        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_xlabel("share of variance")
-        if title:
-            ax.set_title(title, fontweight="normal")
-    return to_svg(fig, "variance")
-
-
-def _plain(text: str) -> str:
-    # A "$" in a label would switch matplotlib to mathtext (and fail on unbalanced ones).
-    return str(text).replace("$", r"\$")
+    rows, lab_w = _row_labels(labels, [""] * k, chars=50)
+    rh = 26.0
+    x0, x1, top = lab_w + 10, W - 60, 8.0
+    y1 = top + rh * k
+    cv = Canvas("variance", W, y1 + 46)
+    xs = Scale(0, 1, x0, x1)
+    axes(cv, (x0, top, x1, y1), x=xs, xlabel="share of variance", ygrid=False,
+         xticks=[(t, f"{t:.0%}") for t in (0, 0.25, 0.5, 0.75, 1.0)])
+    for i, (text, share) in enumerate(zip(rows, shares)):
+        cy = top + rh * (i + 0.5)
+        if math.isfinite(share):
+            cv.rect(x0, cy - 8, xs(share) - x0, 16, fill=color(i),
+                    title=f"{' '.join(text)}: {share:.1%}")
+            cv.text(xs(share) + 4, cy, f"{share:.0%}", size=10.5, baseline="middle")
+        cv.text(lab_w, cy, " ".join(text), size=11, anchor="end", baseline="middle")
+    return cv.svg()

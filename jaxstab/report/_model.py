@@ -1,19 +1,21 @@
 """The report's data: plain frozen dataclasses built from the store and jaxstab.stats.
 
 Nothing here renders, and nothing here computes a statistic of its own: summaries,
-comparisons, verdicts, seeds needed and variance by source all come from jaxstab.stats.
-The one exception is the learning-curve band (median and quartiles per epoch), a plot
-of the data that jaxstab.stats has no function for.
+rankings, comparisons, verdicts, seeds needed, variance by source and the test-noise
+baseline all come from jaxstab.stats (through ``_analysis``). The one exception is the
+learning-curve band (median and quartiles per epoch), a plot of the data that
+jaxstab.stats has no function for.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,16 +23,24 @@ import numpy as np
 
 from jaxstab import stats
 from jaxstab.errors import UserError
-from jaxstab.search import stored_search
+from jaxstab.report import _analysis as an
+from jaxstab.report._config import applicable
+from jaxstab.report._format import label
+from jaxstab.report._grid import Grid, grid_of
 from jaxstab.store import Store, StudyResults
 
-# The seeds-needed curve is drawn over these standardized effects / std ratios.
-EFFECT_GRID = tuple(float(x) for x in np.round(np.geomspace(0.1, 3.0, 36), 4))
-RATIO_GRID = tuple(float(x) for x in np.round(np.geomspace(1.1, 4.0, 30), 4))
-RNG_SEED = 0  # every resampling in a report uses this seed: same store, same page
+RNG_SEED = an.RNG_SEED
+# The seeds-needed curve is drawn over these standardized effects / std ratios: on
+# log-log axes it is nearly straight, so 16 points draw it (each is a power search).
+EFFECT_GRID = tuple(float(x) for x in np.round(np.geomspace(0.1, 3.0, 16), 4))
+RATIO_GRID = tuple(float(x) for x in np.round(np.geomspace(1.1, 4.0, 14), 4))
 _ENV_ORDER = ("jaxstab", "jax", "jaxlib", "flax", "optax", "numpy", "python", "backend",
               "device", "device_count", "process_count", "platform", "machine", "commit",
               "matmul_precision", "enable_x64", "xla_flags")
+_NO_JSON = {"json": False}
+# Per-run arrays stored with the curves that are not learning curves: which test
+# examples a run got right (for stats.noise_baselines), one column per example.
+_NOT_CURVES = {"test_correct"}  # fields the JSON twin leaves out (the CSV carries them)
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class SettingReport:
     diverged: tuple[bool, ...]
     summaries: Mapping[str, stats.Summary | None]  # None: fewer than two runs
     curves: tuple[Curve, ...]
+    coords: tuple[int, ...] = ()  # level index per factor of the study's grid
 
     @property
     def n_runs(self) -> int:
@@ -127,6 +138,26 @@ class StudyReport:
     notes: tuple[str, ...]  # what could not be computed, and why
     generated: str
     search: SearchReport | None = None  # the study's adaptive search, once complete
+    grid: Grid | None = None
+    higher_is_better: bool = True  # of the main metric
+    ranking: stats.Ranking | None = None  # by the main metric's mean, best first
+    main_effects: tuple[an.MainEffect, ...] = ()
+    factorial: stats.Factorial | None = None  # tests of the factors and interactions
+    paired: tuple[an.PairedDiff, ...] = ()
+    baselines: tuple[an.Baseline, ...] = ()
+    divergence: tuple[an.Divergence, ...] = ()
+    shown_config: Mapping[str, Any] = field(default_factory=dict, metadata=_NO_JSON)
+    runs_csv: str = field(default="", metadata=_NO_JSON)
+
+    def setting(self, key: str) -> SettingReport:
+        return next(s for s in self.settings if s.key == key)
+
+    @property
+    def tied(self) -> tuple[str, ...]:
+        """Keys of the best setting and of those not significantly worse."""
+        if self.ranking is None:
+            return ()
+        return tuple(r.key for r in self.ranking.ranks if r.tied_with_best)
 
 
 @dataclass(frozen=True)
@@ -138,6 +169,12 @@ class IndexEntry:
     runs: int
     date: str
     verdicts: tuple[tuple[str, str], ...]  # (claim, status)
+    settings: int = 0
+    best: str = ""  # the best setting by the main metric's mean, "" when not ranked
+    best_mean: float = math.nan
+    tied: int = 0  # settings tied with the best, the best not counted
+    metric: str = ""
+    claims: int = 0  # claims the study states (judged or not)
 
 
 @dataclass(frozen=True)
@@ -154,12 +191,6 @@ def timestamp(t: float | datetime | None) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def label(factors: Mapping[str, Any]) -> str:
-    def show(v: Any) -> str:
-        return "+".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
-    return ", ".join(f"{k}={show(v)}" for k, v in factors.items()) or "(one setting)"
 
 
 def slugs(names: list[str]) -> dict[str, str]:
@@ -192,6 +223,8 @@ def _summaries(s, metrics: tuple[str, ...]) -> dict[str, stats.Summary | None]:
 def _curves(s) -> tuple[Curve, ...]:
     out = []
     for name in sorted(s.curves, key=lambda n: (n != "loss", n)):
+        if name in _NOT_CURVES:
+            continue
         c = np.asarray(s.curves[name], float)
         if c.ndim != 2 or c.shape[0] == 0:
             continue
@@ -202,22 +235,14 @@ def _curves(s) -> tuple[Curve, ...]:
     return tuple(out)
 
 
-def _setting(s, metrics, main) -> SettingReport:
+def _setting(s, metrics, main, coords) -> SettingReport:
     values = np.asarray(s.metrics.get(main, np.full(len(s.seeds), np.nan)), float).copy()
     values[np.asarray(s.diverged, bool)] = np.nan
     return SettingReport(
         key=s.key, label=label(s.factors), factors=dict(s.factors),
         sources=tuple(s.sources), seeds=tuple(int(k) for k in s.seeds),
         values=tuple(float(v) for v in values), diverged=tuple(bool(d) for d in s.diverged),
-        summaries=_summaries(s, metrics), curves=_curves(s))
-
-
-def _try(notes: list[str], what: str, fn, default):
-    try:
-        return fn()
-    except UserError as err:
-        notes.append(f"{what}: {err}")
-        return default
+        summaries=_summaries(s, metrics), curves=_curves(s), coords=tuple(coords))
 
 
 def _seeds_needed(verdicts, kinds: set[str], paired: bool) -> tuple[SeedsNeeded, ...]:
@@ -227,30 +252,42 @@ def _seeds_needed(verdicts, kinds: set[str], paired: bool) -> tuple[SeedsNeeded,
     for kind in ("mean", "spread"):
         if kind not in kinds:
             continue
+        # The curve is drawn for the claims' own design (paired or not), so each
+        # claim's point sits on it.
+        mine = [v for v in verdicts if v.kind == kind]
+        design = mine[0].paired if mine else paired
         observed = []
-        for v in verdicts:
-            if v.kind != kind or not math.isfinite(v.effect.point) or (
-                    kind == "spread" and v.effect.point <= 0):
+        for v in mine:
+            if not math.isfinite(v.effect.point) or (kind == "spread" and v.effect.point <= 0):
                 continue
             x = abs(v.effect.point) if kind == "mean" else max(v.effect.point,
                                                                 1 / v.effect.point)
             try:
-                n = (stats.seeds_needed(effect_size=x, paired=v.paired, alpha=alpha,
+                n = (stats.seeds_needed(effect_size=x, paired=design, alpha=alpha,
                                         power=power) if kind == "mean"
                      else stats.seeds_needed(std_ratio=x, alpha=alpha, power=power))
             except UserError:
                 n = None  # no observed effect: no number of seeds detects it
             observed.append((v.claim, float(x), n))
         grid = EFFECT_GRID if kind == "mean" else RATIO_GRID
-        top = max((x for _, x, _ in observed), default=0.0) * 1.15
+        seen = [x for _, x, n in observed if n is not None]
+        top = max(seen, default=0.0) * 1.15
         if top > grid[-1]:  # reach the largest observed effect
-            grid += tuple(float(x) for x in np.round(np.geomspace(grid[-1], top, 8)[1:], 4))
-        if kind == "mean":
-            curve = [stats.seeds_needed(effect_size=g, paired=paired, alpha=alpha,
-                                        power=power) for g in grid]
-        else:
-            curve = [stats.seeds_needed(std_ratio=r, alpha=alpha, power=power) for r in grid]
-        out.append(SeedsNeeded(kind, alpha, power, paired, grid, tuple(curve),
+            grid += tuple(float(x) for x in np.round(np.geomspace(grid[-1], top, 5)[1:], 4))
+        bottom = min(seen, default=grid[0]) / 1.15
+        floor = 0.02 if kind == "mean" else 1.01
+        if max(bottom, floor) < grid[0]:  # and the smallest (seeds needed grows fast)
+            grid = tuple(float(x) for x in np.round(np.geomspace(
+                max(bottom, floor), grid[0], 5)[:-1], 4)) + grid
+        curve = []
+        for g in grid:
+            try:
+                curve.append(stats.seeds_needed(effect_size=g, paired=design, alpha=alpha,
+                                                power=power) if kind == "mean"
+                             else stats.seeds_needed(std_ratio=g, alpha=alpha, power=power))
+            except UserError:
+                curve.append(None)
+        out.append(SeedsNeeded(kind, alpha, power, design, grid, tuple(curve),
                                tuple(observed)))
     return tuple(out)
 
@@ -258,7 +295,7 @@ def _seeds_needed(verdicts, kinds: set[str], paired: bool) -> tuple[SeedsNeeded,
 def _environment(results: StudyResults) -> tuple[tuple[str, str], ...]:
     seen: dict[str, list[str]] = {}
     for chunk in results.chunks:
-        for k, v in chunk.get("env", {}).items():
+        for k, v in (chunk.get("env") or {}).items():
             text = "unknown" if v is None else "(none)" if v == "" else str(v)
             if text not in seen.setdefault(k, []):
                 seen[k].append(text)
@@ -275,82 +312,129 @@ def _search(result) -> SearchReport:
                         tuple(result.verdicts(rng=RNG_SEED)))
 
 
+def runs_csv(results: StudyResults) -> str:
+    """Every run's final values, in ``jaxstab export``'s columns (one row per run and
+    metric; ``value`` empty where the run diverged)."""
+    import csv
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
+                "diverged_step"])
+    name, fp = results.study.name, results.fingerprint
+    for s in results.settings:
+        steps = np.asarray(getattr(s, "diverged_step", np.full(len(s.seeds), -1)))
+        metrics = {m: np.asarray(v, float) for m, v in sorted(s.metrics.items())}
+        for i, seed in enumerate(s.seeds):
+            div = bool(s.diverged[i])
+            step = "" if steps[i] < 0 else int(steps[i])
+            for m, v in metrics.items():
+                x = float(v[i])
+                w.writerow([name, fp, s.key, int(seed), m,
+                            repr(x) if math.isfinite(x) else "", int(div), step])
+    return buf.getvalue()
+
+
 def build_study(results: StudyResults, slug: str, now: str, search=None) -> StudyReport:
     """``search``: the study's finished search (``jaxstab.search.stored_search``)."""
     study = results.study
     main = study.main_metric
+    claims = tuple(getattr(study, "claims", ()) or ())
     recorded = sorted({m for s in results.settings for m in s.metrics} - {"diverged"})
     metrics = tuple([main] + [m for m in recorded if m != main])
-    claim_metrics = [c.metric for c in study.claims if c.metric != main]
-    table_metrics = tuple(dict.fromkeys([main] + claim_metrics))
+    table_metrics = tuple(dict.fromkeys([main] + [c.metric for c in claims]))
     ran = [s for s in results.settings if len(s.seeds)]
-    settings = tuple(_setting(s, metrics, main) for s in ran)
     notes: list[str] = []
     if len(ran) < len(results.settings):
         notes.append(f"{len(results.settings) - len(ran)} setting(s) have no runs yet")
-        results = dataclasses.replace(results, settings=ran)
-    verdicts: tuple = ()
-    pairs: list[stats.Pairwise] = []
-    if len(ran) >= 1:
-        verdicts = _try(notes, "verdicts", lambda: stats.verdicts(
-            results, study.claims, rng=RNG_SEED), ())
-    if len(ran) >= 2:
-        wanted = [(main, "mean")] + [(c.metric, c.kind) for c in study.claims]
-        for metric, kind in dict.fromkeys(wanted):
-            pw = _try(notes, f"pairwise {kind} of {metric}", lambda m=metric, k=kind:
-                      stats.pairwise(results, metric=m, metric_kind=k, correction="holm",
-                                     rng=RNG_SEED), None)
-            if pw is not None:
-                pairs.append(pw)
+        results = an.replace_settings(results, ran)
+    grid = grid_of(getattr(study, "factors", ()), [dict(s.factors) for s in ran])
+    settings = tuple(_setting(s, metrics, main, co) for s, co in zip(ran, grid.coords))
+    labels = {s.key: s.label for s in settings}
+    verdicts = an.verdicts(results, claims, notes) if ran else ()
+    # The main metric's matrix, and its spread's when a claim is about that: a claim on
+    # another metric is one comparison, which its verdict already shows.
+    pairs = an.pairwise(results, [(main, "mean")] + [(c.metric, c.kind) for c in claims
+                                                     if c.metric == main], notes)
+    ranking = an.ranking(results, main, notes, pairs) if len(ran) >= 2 else None
     paired = any(p.comparison.paired for pw in pairs for p in pw.pairs) or any(
         v.paired for v in verdicts)
-    kinds = {v.kind for v in verdicts} or ({"mean"} if len(ran) >= 2 else set())
-    variance: tuple = ()
-    if any(len(s.sources) == 1 for s in ran):
-        variance = _try(notes, "variance by source", lambda: stats.variance_by_source(
-            results, metric=main), ())
+    kinds = {v.kind for v in verdicts}
+    n_eval = an.evaluation_sizes(study, main)
+    sizes = {n for n in n_eval.values() if n}
+    main_summaries = {s.key: s.summaries.get(main) for s in settings}
     finished = [c["finished"] for c in results.chunks]
     return StudyReport(
         name=study.name, slug=slug, fingerprint=results.fingerprint,
-        description=study.description, question=study.question, main_metric=main,
-        metrics=metrics, table_metrics=table_metrics, settings=settings,
-        verdicts=tuple(verdicts), pairwise=tuple(pairs),
+        description=getattr(study, "description", ""), question=getattr(study, "question", ""),
+        main_metric=main, metrics=metrics, table_metrics=table_metrics, settings=settings,
+        verdicts=tuple(verdicts), pairwise=pairs,
         seeds_needed=_seeds_needed(verdicts, kinds, paired),
-        variance=tuple(variance), environment=_environment(results),
+        variance=an.variance(results, main, sizes.pop() if len(sizes) == 1 else None,
+                             notes) if ran else (),
+        environment=_environment(results),
         seeds=max((s.n_runs for s in settings), default=0),
         runs=sum(s.n_runs for s in settings), diverged=sum(s.n_diverged for s in settings),
         wall_seconds=float(sum(c["seconds"] for c in results.chunks)),
         chunks=len(results.chunks), date=timestamp(max(finished) if finished else None),
         config=study.to_dict(), notes=tuple(notes), generated=now,
-        search=None if search is None else _try(notes, "search", lambda: _search(search),
-                                                None))
+        search=None if search is None else an.attempt(notes, "search",
+                                                      lambda: _search(search), None),
+        grid=grid, higher_is_better=an.higher_is_better(main), ranking=ranking,
+        main_effects=an.main_effects(results, grid, main) if ran else (),
+        factorial=an.factorial(results, main, notes) if len(grid.factors) >= 2 else None,
+        paired=an.paired_differences(results, verdicts, ranking, labels, main),
+        baselines=an.baselines(results, main_summaries, n_eval, main),
+        divergence=an.divergence(results), shown_config=applicable(study),
+        runs_csv=runs_csv(results))
+
+
+def index_entry(r: StudyReport) -> IndexEntry:
+    best = r.ranking.ranks[0] if r.ranking is not None and r.ranking.ranks else None
+    return IndexEntry(
+        r.name, r.slug, r.description, r.seeds, r.runs, r.date,
+        tuple((v.claim, v.status) for v in r.verdicts
+              + (r.search.verdicts if r.search else ())),
+        settings=len(r.settings), best=r.setting(best.key).label if best else "",
+        best_mean=best.value if best else math.nan,
+        tied=max(len(r.tied) - 1, 0), metric=r.main_metric,
+        claims=len(r.config.get("claims") or ()))
+
+
+def study_report(store: Store, name: str, fingerprint: str, slug: str,
+                 generated: str) -> StudyReport:
+    """One study of the store, read and built (the unit a report worker does)."""
+    from jaxstab.search import stored_search
+
+    with warnings.catch_warnings():
+        # scipy warns about near-constant samples (every seed at one accuracy); the
+        # statistics say so in their notes, and the warning would only be terminal noise.
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
+        results = store.results(fingerprint)
+        search = stored_search(store, fingerprint, results.study)
+        return build_study(results, slug, generated, search)
+
+
+def plan(store: Store) -> list[tuple[str, str, str]]:
+    """(name, fingerprint, slug) of every study (the newest version of each name)."""
+    latest = {name: fp for name, fp, _ in store.studies()}  # newest of a name is last
+    names = slugs(list(latest))
+    return [(n, latest[n], names[n]) for n in sorted(latest)]
 
 
 def build(store: Store, now: datetime | None = None) -> tuple[IndexReport, list[StudyReport]]:
     """Every study of the store (the newest version of each name), and the index."""
     generated = timestamp(now or datetime.now(UTC))
-    latest = {name: fp for name, fp, _ in store.studies()}  # newest of a name is last
-    names = slugs(list(latest))
-    with warnings.catch_warnings():
-        # scipy warns about near-constant samples (every seed at one accuracy); the
-        # statistics say so in their notes, and the warning would only be terminal noise.
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
-        reports = []
-        for n in sorted(latest):
-            results = store.results(latest[n])
-            search = stored_search(store, latest[n], results.study)
-            reports.append(build_study(results, names[n], generated, search))
-    entries = tuple(IndexEntry(
-        r.name, r.slug, r.description, r.seeds, r.runs, r.date,
-        tuple((v.claim, v.status) for v in r.verdicts
-              + (r.search.verdicts if r.search else ()))) for r in reports)
-    return IndexReport(store.path.name, generated, entries), reports
+    reports = [study_report(store, n, fp, slug, generated) for n, fp, slug in plan(store)]
+    return IndexReport(store.path.name, generated,
+                       tuple(index_entry(r) for r in reports)), reports
 
 
 def jsonable(value: Any) -> Any:
     """Plain JSON types; NaN and infinities become null (strict JSON has none)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("json", True)}
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):

@@ -6,10 +6,26 @@ data). The seed is the unit of replication; every resampling function takes ``rn
 (None: a fixed seed, so reports are reproducible). Reference: docs/statistics.md.
 """
 
+from jaxstab.stats._analysis import Analysis as Analysis
+from jaxstab.stats._analysis import SettingRow as SettingRow
+from jaxstab.stats._analysis import analyze as analyze
+from jaxstab.stats._best import Rank as Rank
+from jaxstab.stats._best import Ranking as Ranking
+from jaxstab.stats._best import Versus as Versus
+from jaxstab.stats._best import VersusControl as VersusControl
+from jaxstab.stats._best import compare_to_control as compare_to_control
+from jaxstab.stats._best import rank_settings as rank_settings
 from jaxstab.stats._compare import Comparison as Comparison
 from jaxstab.stats._compare import TestResult as TestResult
 from jaxstab.stats._compare import compare as compare
+from jaxstab.stats._divergence import DivergenceRate as DivergenceRate
+from jaxstab.stats._divergence import DivergenceTest as DivergenceTest
+from jaxstab.stats._divergence import divergence_rate as divergence_rate
+from jaxstab.stats._divergence import divergence_test as divergence_test
 from jaxstab.stats._effects import Effect as Effect
+from jaxstab.stats._factorial import FactorEffect as FactorEffect
+from jaxstab.stats._factorial import Factorial as Factorial
+from jaxstab.stats._factorial import factorial as factorial
 from jaxstab.stats._format import format_comparison_table as format_comparison_table
 from jaxstab.stats._format import format_variance_table as format_variance_table
 from jaxstab.stats._format import format_verdicts as format_verdicts
@@ -21,12 +37,15 @@ from jaxstab.stats._multiple import Pairwise as Pairwise
 from jaxstab.stats._multiple import adjust_pvalues as adjust_pvalues
 from jaxstab.stats._multiple import pairwise as pairwise
 from jaxstab.stats._omnibus import Omnibus as Omnibus
-from jaxstab.stats._omnibus import Rank as Rank
-from jaxstab.stats._omnibus import Ranking as Ranking
 from jaxstab.stats._omnibus import omnibus as omnibus
-from jaxstab.stats._omnibus import rank_settings as rank_settings
 from jaxstab.stats._omnibus import welch_anova as welch_anova
+from jaxstab.stats._noise import NoiseBaseline as NoiseBaseline
+from jaxstab.stats._noise import noise_baseline as noise_baseline
+from jaxstab.stats._noise import noise_baselines as noise_baselines
+from jaxstab.stats._power import brown_forsythe_effect as brown_forsythe_effect
 from jaxstab.stats._power import seeds_needed as seeds_needed
+from jaxstab.stats._shape import Shape as Shape
+from jaxstab.stats._shape import shape_of as shape_of
 from jaxstab.stats._summary import Summary as Summary
 from jaxstab.stats._summary import summarize as summarize
 from jaxstab.stats._variance import SourceVariance as SourceVariance

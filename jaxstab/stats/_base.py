@@ -1,4 +1,5 @@
-"""Shared pieces of the result types: JSON conversion and quiet scipy calls."""
+"""Shared pieces of the result types: JSON conversion, quiet scipy calls, and the one
+rule that decides whether per-seed values vary at all."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ from typing import Any
 
 import numpy as np
 
+# Metrics come from float32 computations on the device (resolution 1.2e-7 relative) and
+# are summed in float64 here, so values that are "the same" differ by rounding residue:
+# np.std of a constant array of k/200 accuracies is ~1e-17 for about half of them, and
+# k/200 - (k-1)/200 is not the same float for every k. Anything below RTOL times the
+# metric's scale (its largest |value|) is rounding, not seed variation.
+RTOL = 1e-6
+
 
 def jsonable(value: Any) -> Any:
     """Convert a result (dataclasses, numpy scalars, arrays) to plain JSON types.
 
-    NaN and infinities become ``None``: strict JSON has no spelling for them.
+    NaN and infinities become ``None``: strict JSON has no spelling for them (the
+    records carry a ``note`` saying why a number is missing).
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -22,7 +31,7 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, frozenset, set)):
         return [jsonable(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -53,5 +62,39 @@ def quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
-def is_constant(x: np.ndarray) -> bool:
-    return bool(x.size == 0 or np.ptp(x) == 0.0)
+def tolerance(*samples: Any) -> float:
+    """RTOL times the scale of the metric: the largest finite |value| in ``samples``."""
+    scale = 0.0
+    for s in samples:
+        s = np.asarray(s, dtype=float)
+        s = s[np.isfinite(s)]
+        if s.size:
+            scale = max(scale, float(np.max(np.abs(s))))
+    return RTOL * scale
+
+
+def is_constant(x: Any, *like: Any) -> bool:
+    """True when ``x`` does not vary beyond rounding residue. The tolerance is relative
+    to the scale of ``x`` and of the samples ``like`` it was computed from (for a
+    per-seed difference a - b, pass a and b: its residue is relative to them).
+
+    Every "no seed variation" decision in jaxstab.stats goes through this function.
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return bool(x.size == 0 or float(np.ptp(x)) <= tolerance(x, *like))
+
+
+def snap(x: np.ndarray, *like: Any) -> np.ndarray:
+    """``x`` with its rounding residue removed when it is constant (every entry its
+    mean, the same float), so that scipy sees an exactly constant sample."""
+    if x.size and is_constant(x, *like):
+        return np.full(x.shape, float(np.mean(x)))
+    return x
+
+
+def std(x: np.ndarray, *like: Any) -> float:
+    """Sample std (ddof=1), exactly 0 for a constant sample."""
+    if x.size < 2:
+        return float("nan")
+    return 0.0 if is_constant(x, *like) else float(np.std(x, ddof=1))

@@ -9,7 +9,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _effects, _tests
-from jaxstab.stats._base import Record, is_constant
+from jaxstab.stats._base import Record, is_constant, snap, std, tolerance
 from jaxstab.stats._effects import Effect
 
 KINDS = ("mean", "spread")
@@ -52,13 +52,13 @@ class Comparison(Record):
     note: str
 
 
-def _direction(x: float) -> str:
-    return "greater" if x > 0 else "less" if x < 0 else "equal"
+def _direction(x: float, tol: float = 0.0) -> str:
+    return "greater" if x > tol else "less" if x < -tol else "equal"
 
 
 def _spread_gap(a: np.ndarray, b: np.ndarray) -> float:
     # The mean absolute deviation from the median: what Brown-Forsythe compares.
-    return float(np.mean(np.abs(a - np.median(a))) - np.mean(np.abs(b - np.median(b))))
+    return float(np.mean(_effects.deviations(a)) - np.mean(_effects.deviations(b)))
 
 
 def _run_tests(x, y, kind, paired, alternative, gen, n_resamples) -> list[TestResult]:
@@ -75,15 +75,55 @@ def _no_difference(tests: list[TestResult], why: str) -> list[TestResult]:
     return [TestResult(t.name, float("nan"), 1.0, t.alternative, why) for t in tests]
 
 
-def _choose_primary(tests: list[TestResult], kind: str, a, b, paired) -> tuple[int, str]:
+def _degenerate(x: np.ndarray, y: np.ndarray, kind: str, paired: bool) -> tuple[str, str]:
+    """("same" | "shift" | "", why): no difference at all, a difference without any
+    seed variation, or ordinary data. "Constant" is decided by _base.is_constant."""
+    if kind == "mean":
+        if paired:
+            d = x - y
+            if not is_constant(d, x, y):
+                return "", ""
+            if abs(float(np.mean(d))) <= tolerance(x, y):
+                return "same", "every seed gives A = B"
+            return "shift", "A - B is the same at every seed"
+        if not (is_constant(x, x, y) and is_constant(y, x, y)):
+            return "", ""
+        if abs(float(np.mean(x) - np.mean(y))) <= tolerance(x, y):
+            return "same", "both samples constant and equal"
+        return "shift", "neither setting varies across seeds"
+    if is_constant(x, x, y) and is_constant(y, x, y):
+        return "same", "both samples constant: equal (zero) spread"
+    if paired:
+        d = _effects.deviations(x) - _effects.deviations(y)
+        if is_constant(d, x, y):
+            if abs(float(np.mean(d))) <= tolerance(x, y):
+                return "same", "every seed deviates equally from its median in A and B"
+            return "shift", "the difference of deviations is the same at every seed"
+    return "", ""
+
+
+def _shift_tests(x, y, kind, paired, alternative, gen, n_resamples, why) -> list[TestResult]:
+    """Tests when nothing varies but a difference exists: a t statistic would be
+    infinite and its p-value 0 at any seed count, so only the rank and permutation
+    tests are run, on exact values (a paired difference is tested as d against 0,
+    which is what the paired tests see); the permutation test is exact when all
+    arrangements fit in ``n_resamples`` (e.g. p = 2/2^3 = 0.25 for 3 pairs)."""
+    if kind == "mean" and paired:
+        d = snap(x - y, x, y)
+        x, y = d, np.zeros_like(d)
+    out = _run_tests(x, y, kind, paired, alternative, gen, n_resamples)
+    undefined = {"Welch t", "paired t", "paired Brown-Forsythe"}
+    return [TestResult(t.name, float("nan"), float("nan"), t.alternative,
+                       f"undefined: {why}") if t.name in undefined else t for t in out]
+
+
+def _pick_primary(tests: list[TestResult], case: str, why: str) -> tuple[int, str]:
     """Index of the test that gives the p-value, and why if it is not the first."""
     first = tests[0]
-    constant = is_constant(a - b) if paired else (is_constant(a) and is_constant(b))
-    if kind == "mean" and constant:
-        # With no seed variation a t statistic is infinite and its p-value 0 whatever
-        # the number of seeds; the permutation p-value (exact for few seeds) stays honest.
-        return len(tests) - 1, (f"no seed variation: {first.name} undefined, "
-                                f"p-value from the permutation test")
+    if case == "shift":
+        index = len(tests) - 1
+        return index, (f"no seed variation ({why}): {first.name} undefined, p-value "
+                       f"from the {tests[index].name} test")
     if not np.isfinite(first.p_value):
         return 0, f"{first.name} undefined for these data: p set to 1"
     return 0, ""
@@ -99,14 +139,18 @@ def compare(a: Any, b: Any, *, metric_kind: str = "mean", alternative: str = "tw
     (g_z when paired) and P(A>B); difference of means with its t interval.
     metric_kind="spread": Brown-Forsythe (primary), Fligner-Killeen; paired: a paired t
     on absolute deviations from the median (primary), a paired permutation test of the
-    std difference on median-centered values. Effects: std ratio; difference of stds.
-    paired=True: ``a[i]`` and ``b[i]`` come from the same seed (same shape required);
-    pairs with a non-finite side are dropped under ``nan_policy="omit"``.
+    std difference on median-centered values. Effects: the ratio of spreads (mean
+    absolute deviations from the median) and their difference, with the intervals that
+    invert the primary test. paired=True: ``a[i]`` and ``b[i]`` come from the same seed
+    (same shape required); pairs with a non-finite side are dropped under
+    ``nan_policy="omit"``. Values constant up to rounding (``_base.is_constant``) are
+    treated as constant.
     """
     _check.choice(metric_kind, "metric_kind", KINDS)
     _check.choice(alternative, "alternative", ALTERNATIVES)
     if not isinstance(paired, (bool, np.bool_)):
         raise UserError(f"paired: must be True or False, got {paired!r}")
+    paired = bool(paired)
     level = _check.level(level)
     n_resamples = _check.positive_int(n_resamples, "n_resamples", 100)
     gen = _check.rng(rng)
@@ -118,39 +162,36 @@ def compare(a: Any, b: Any, *, metric_kind: str = "mean", alternative: str = "tw
     else:
         x = _check.sample(a, "a", nan_policy=nan_policy, min_n=min_n)
         y = _check.sample(b, "b", nan_policy=nan_policy, min_n=min_n)
+    x, y = snap(x, x, y), snap(y, x, y)
 
-    tests = _run_tests(x, y, metric_kind, bool(paired), alternative, gen, n_resamples)
-    if metric_kind == "mean":
-        gap = float(np.mean(x) - np.mean(y))
-        same = bool(np.all(x == y)) if paired else (
-            is_constant(x) and is_constant(y) and x[0] == y[0])
-        why = "every seed gives A = B" if paired else "both samples constant and equal"
+    case, why = _degenerate(x, y, metric_kind, paired)
+    if case == "shift":
+        tests = _shift_tests(x, y, metric_kind, paired, alternative, gen, n_resamples, why)
     else:
-        gap = _spread_gap(x, y)
-        same = is_constant(x) and is_constant(y)
-        why = "both samples constant: equal (zero) spread"
-    if same:
+        tests = _run_tests(x, y, metric_kind, paired, alternative, gen, n_resamples)
+    if case == "same":
         tests, index, note = _no_difference(tests, why), 0, f"{why}: p = 1"
     else:
-        index, note = _choose_primary(tests, metric_kind, x, y, bool(paired))
+        index, note = _pick_primary(tests, case, why)
     primary = tests[index]
     p_value = primary.p_value if np.isfinite(primary.p_value) else 1.0
     tests = [primary] + [t for i, t in enumerate(tests) if i != index]
 
+    tol = tolerance(x, y)
     if metric_kind == "mean":
-        difference = _effects.mean_difference(x, y, paired=bool(paired), level=level)
-        effects = (_effects.hedges_g(x, y, paired=bool(paired), level=level),
-                   _effects.prob_improvement(x, y, paired=bool(paired), level=level,
+        gap = float(np.mean(x) - np.mean(y))
+        difference = _effects.mean_difference(x, y, paired=paired, level=level)
+        effects = (_effects.hedges_g(x, y, paired=paired, level=level),
+                   _effects.prob_improvement(x, y, paired=paired, level=level,
                                              rng=gen, n_resamples=n_resamples))
     else:
-        difference = _effects.std_difference(x, y, paired=bool(paired), level=level,
-                                             rng=gen, n_resamples=n_resamples)
-        effects = (_effects.std_ratio(x, y, paired=bool(paired), level=level, rng=gen,
-                                      n_resamples=n_resamples),)
+        gap = _spread_gap(x, y)
+        difference = _effects.spread_difference(x, y, paired=paired, level=level)
+        effects = (_effects.spread_ratio(x, y, paired=paired, level=level),)
     return Comparison(
-        metric_kind=metric_kind, alternative=alternative, paired=bool(paired),
+        metric_kind=metric_kind, alternative=alternative, paired=paired,
         n_a=x.size, n_b=y.size, mean_a=float(np.mean(x)), mean_b=float(np.mean(y)),
-        std_a=float(np.std(x, ddof=1)), std_b=float(np.std(y, ddof=1)),
-        primary=primary.name, p_value=p_value, direction=_direction(gap),
-        tests=tuple(tests), difference=difference, effects=effects, note=note,
+        std_a=std(x, x, y), std_b=std(y, x, y), primary=primary.name, p_value=p_value,
+        direction=_direction(gap, tol), tests=tuple(tests), difference=difference,
+        effects=effects, note=note,
     )

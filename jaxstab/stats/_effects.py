@@ -9,7 +9,7 @@ import scipy.optimize as opt
 import scipy.special as sp
 import scipy.stats as st
 
-from jaxstab.stats._base import Record, is_constant
+from jaxstab.stats._base import Record, is_constant, quiet
 from jaxstab.stats._intervals import bootstrap
 
 # Above this many seeds per side the bootstrap's jackknife (BCa) and its resampling of
@@ -74,16 +74,24 @@ def hedges_g(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float) -> Eff
         d = a - b
         df, scale = d.size - 1, np.sqrt(d.size)
         mean, sd, name = float(np.mean(d)), float(np.std(d, ddof=1)), "Hedges' g_z"
+        flat, why = is_constant(d, a, b), "A - B is the same at every seed"
     else:
         na, nb = a.size, b.size
         df, scale = na + nb - 2, np.sqrt(na * nb / (na + nb))
         mean = float(np.mean(a) - np.mean(b))
         sd = float(np.sqrt(((na - 1) * np.var(a, ddof=1) + (nb - 1) * np.var(b, ddof=1)) / df))
         name = "Hedges' g"
-    if sd == 0:
-        return _nan_effect(name, level, "zero variance: standardized effect undefined")
+        flat, why = is_constant(a, a, b) and is_constant(b, a, b), "neither setting varies"
+    if flat:
+        return _nan_effect(name, level, f"{why}: a standardized effect is undefined "
+                           f"(infinite or 0/0); read the difference of means instead")
     d_hat = mean / sd
     low, high = noncentrality_interval(float(d_hat * scale), float(df), level)
+    if df == 1:
+        # J(1) = 0: no unbiased estimator exists at one degree of freedom (E[1/s] is
+        # infinite), so the factor would turn any effect into 0.
+        return Effect(name, d_hat, low / scale, high / scale, "noncentral t", level,
+                      "2 pairs: bias correction undefined at df = 1, reported uncorrected")
     return Effect(name, hedges_correction(df) * d_hat, low / scale, high / scale,
                   "noncentral t", level)
 
@@ -134,60 +142,114 @@ def mean_difference(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float)
     """mean(A) - mean(B) with Welch's (or the paired) t interval."""
     point = float(np.mean(a) - np.mean(b))
     name = "mean(A) - mean(B)"
-    if (paired and is_constant(a - b)) or (not paired and is_constant(a) and is_constant(b)):
+    if (paired and is_constant(a - b, a, b)) or (
+            not paired and is_constant(a, a, b) and is_constant(b, a, b)):
         return Effect(name, point, point, point, "no variation", level,
                       "no seed variation: the difference is exact for these seeds")
     if paired:
-        ci = st.ttest_rel(a, b).confidence_interval(confidence_level=level)
+        ci = quiet(st.ttest_rel, a, b).confidence_interval(confidence_level=level)
         method = "paired t"
     else:
-        ci = st.ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=level)
+        ci = quiet(st.ttest_ind, a, b, equal_var=False).confidence_interval(
+            confidence_level=level)
         method = "Welch t"
     return Effect(name, point, float(ci.low), float(ci.high), method, level)
 
 
-def _std_diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.std(x, axis=axis, ddof=1) - np.std(y, axis=axis, ddof=1)
+def deviations(x: np.ndarray) -> np.ndarray:
+    """|x - median(x)|: what Brown-Forsythe compares. Their mean is the "spread" of the
+    spread effects: for two settings whose runs differ in scale only (the same shape),
+    the ratio of spreads is the ratio of stds."""
+    return np.abs(x - np.median(x, axis=-1, keepdims=True))
 
 
-def std_difference(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float,
-                   rng: np.random.Generator, n_resamples: int) -> Effect:
-    """std(A) - std(B) with a bootstrap interval (BCa; percentile above 1000 seeds)."""
-    name = "std(A) - std(B)"
-    point = float(np.std(a, ddof=1) - np.std(b, ddof=1))
-    if is_constant(a) and is_constant(b):
-        return Effect(name, point, point, point, "no variation", level,
-                      "both samples constant")
-    method = "percentile" if max(a.size, b.size) > LARGE_N else "bca"
-    low, high, method = bootstrap((a, b), _std_diff, method=method, level=level, rng=rng,
-                                  n_resamples=n_resamples, paired=paired)
-    return Effect(name, point, low, high, method, level)
-
-
-def _std_ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.std(x, axis=axis, ddof=1) / np.std(y, axis=axis, ddof=1)
-
-
-def std_ratio(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float,
-              rng: np.random.Generator, n_resamples: int) -> Effect:
-    """std(A) / std(B). Independent samples: the F interval (scipy.stats.f.ppf; exact
-    for normal data). Paired: a BCa bootstrap over seeds, since F assumes independence."""
-    name = "std(A) / std(B)"
-    sa, sb = float(np.std(a, ddof=1)), float(np.std(b, ddof=1))
-    if sb == 0:
-        return _nan_effect(name, level, "std(B) is zero: ratio undefined",
-                           point=float("nan") if sa == 0 else float("inf"))
-    point = sa / sb
-    if sa == 0:
-        return Effect(name, 0.0, 0.0, 0.0, "no variation", level, "std(A) is zero")
+def spread_difference(a: np.ndarray, b: np.ndarray, *, paired: bool,
+                      level: float) -> Effect:
+    """mean|A - median| - mean|B - median| with the t interval of the test itself: the
+    pooled t (Brown-Forsythe with two groups) or the paired t on the deviations. The
+    interval excludes 0 exactly when the two-sided primary test rejects at 1 - level."""
+    u, v = deviations(a), deviations(b)
+    name = "spread(A) - spread(B)"
+    point = float(np.mean(u) - np.mean(v))
     if paired:
-        method = "percentile" if a.size > LARGE_N else "bca"
-        low, high, method = bootstrap((a, b), _std_ratio, method=method, level=level,
-                                      rng=rng, n_resamples=n_resamples, paired=True)
-        return Effect(name, point, low, high, method, level)
-    alpha = 1 - level
-    dfa, dfb = a.size - 1, b.size - 1
-    low = point / np.sqrt(st.f.ppf(1 - alpha / 2, dfa, dfb))
-    high = point / np.sqrt(st.f.ppf(alpha / 2, dfa, dfb))
-    return Effect(name, point, float(low), float(high), "F", level)
+        if is_constant(u - v, a, b):
+            return Effect(name, point, point, point, "no variation", level,
+                          "the same difference of spreads at every seed")
+        ci = quiet(st.ttest_rel, u, v).confidence_interval(confidence_level=level)
+        return Effect(name, point, float(ci.low), float(ci.high),
+                      "paired t on |x - median|", level)
+    ci = quiet(st.ttest_ind, u, v).confidence_interval(confidence_level=level)
+    return Effect(name, point, float(ci.low), float(ci.high),
+                  "pooled t on |x - median| (Brown-Forsythe)", level)
 
+
+def _quadratic_set(qa: float, qb: float, qc: float) -> tuple[float, float]:
+    """Hull of {r >= 0 : qa r^2 - 2 qb r + qc <= 0} (Fieller's inequality)."""
+    disc = qb * qb - qa * qc
+    if qa > 0:
+        if disc < 0:
+            return float("nan"), float("nan")
+        root = np.sqrt(disc)
+        lo, hi = (qb - root) / qa, (qb + root) / qa
+        return (max(lo, 0.0), hi) if hi >= 0 else (float("nan"), float("nan"))
+    if qa == 0:
+        if qb > 0:
+            return max(qc / (2 * qb), 0.0), float("inf")
+        return (0.0, float("inf")) if qc <= 0 or qb < 0 else (float("nan"), float("nan"))
+    # qa < 0: the set lies outside the roots; within r >= 0 its hull is unbounded.
+    if disc <= 0:
+        return 0.0, float("inf")
+    root = np.sqrt(disc)
+    lo, hi = sorted(((qb - root) / qa, (qb + root) / qa))
+    return (0.0 if lo >= 0 else max(hi, 0.0)), float("inf")
+
+
+def spread_ratio(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float) -> Effect:
+    """mean|A - median| / mean|B - median|, the ratio of stds for settings that differ
+    in scale only, with the interval that inverts the primary spread test: every ratio
+    r for which Brown-Forsythe (or its paired form) does not reject "A has r times B's
+    spread" at 1 - level (Fieller's quadratic; closed form). It excludes 1 exactly
+    when the two-sided test rejects, at any n, which a bootstrap of stds does not."""
+    u, v = deviations(a), deviations(b)
+    name = "spread(A) / spread(B)"
+    ubar, vbar = float(np.mean(u)), float(np.mean(v))
+    if is_constant(b, a, b):
+        return _nan_effect(name, level, "B has no seed variation: the ratio is infinite",
+                           point=float("inf"))
+    point = ubar / vbar
+    alpha = 1 - level
+    if paired:
+        n = u.size
+        c2 = st.t.ppf(1 - alpha / 2, n - 1) ** 2
+        cov = np.cov(u, v, ddof=1)
+        qa = n * vbar**2 - c2 * cov[1, 1]
+        qb = n * ubar * vbar - c2 * cov[0, 1]
+        qc = n * ubar**2 - c2 * cov[0, 0]
+        method = "paired Brown-Forsythe inversion"
+    else:
+        df = u.size + v.size - 2
+        c2k = st.t.ppf(1 - alpha / 2, df) ** 2 * (1 / u.size + 1 / v.size) / df
+        su, sv = float(np.sum((u - ubar) ** 2)), float(np.sum((v - vbar) ** 2))
+        qa, qb, qc = vbar**2 - c2k * sv, ubar * vbar, ubar**2 - c2k * su
+        method = "Brown-Forsythe inversion"
+    low, high = _quadratic_set(float(qa), float(qb), float(qc))
+    note = ("unbounded above: B's spread is not distinguishable from 0 with these seeds"
+            if high == float("inf") else "")
+    return Effect(name, point, float(low), float(high), method, level, note)
+
+
+def deviation_effect(a: np.ndarray, b: np.ndarray, *, paired: bool) -> float:
+    """The standardized effect Brown-Forsythe sees: Hedges' g of the absolute deviations
+    from the median (g_z of their per-seed differences when paired). Seeds for a spread
+    claim are sized from it with the t power that test has."""
+    u, v = deviations(a), deviations(b)
+    if paired:
+        d = u - v
+        if d.size < 3 or is_constant(d, a, b):
+            return float("nan")
+        return hedges_correction(d.size - 1) * float(np.mean(d) / np.std(d, ddof=1))
+    df = u.size + v.size - 2
+    sd = np.sqrt(((u.size - 1) * np.var(u, ddof=1) + (v.size - 1) * np.var(v, ddof=1)) / df)
+    if sd <= 0 or (is_constant(a, a, b) and is_constant(b, a, b)):
+        return float("nan")
+    return hedges_correction(df) * float((np.mean(u) - np.mean(v)) / sd)

@@ -44,8 +44,8 @@ def format_comparison_table(pairwise: Pairwise) -> str:
     """All pairs of a ``pairwise`` result, one line each, with corrected p-values."""
     kind = pairwise.metric_kind
     ci = f"{100 * pairwise.pairs[0].comparison.difference.level:g}% CI" if pairwise.pairs else "CI"
-    diff = "mean diff" if kind == "mean" else "std diff"
-    eff = "Hedges' g" if kind == "mean" else "std ratio"
+    diff = "mean diff" if kind == "mean" else "spread diff"
+    eff = "Hedges' g" if kind == "mean" else "spread ratio"
     heads = ["A", "B", "n", "A" if kind == "mean" else "std A",
              "B" if kind == "mean" else "std B", f"{diff} [{ci}]", f"{eff} [{ci}]",
              "test", "p", f"p ({pairwise.correction})"]
@@ -54,6 +54,8 @@ def format_comparison_table(pairwise: Pairwise) -> str:
         c = pc.comparison
         a, b = (c.mean_a, c.mean_b) if kind == "mean" else (c.std_a, c.std_b)
         n = f"{c.n_a}" + (" pairs" if c.paired else f"/{c.n_b}")
+        if pc.n_diverged_a or pc.n_diverged_b:
+            n += f" ({pc.n_diverged_a}+{pc.n_diverged_b} div)"
         rows.append([pc.a, pc.b, n, _num(a), _num(b), _effect(c.difference),
                      _effect(c.effects[0]), c.primary, _p(c.p_value), _p(pc.p_adjusted)])
     title = (f"{pairwise.metric or 'metric'}: pairwise {kind} comparisons, p corrected "
@@ -61,25 +63,39 @@ def format_comparison_table(pairwise: Pairwise) -> str:
     return f"{title}\n{table(heads, rows)}"
 
 
+def _runs(v: Verdict) -> str:
+    n = f"{v.n_a}" + ((" pair" if v.n_a == 1 else " pairs") if v.paired else f"/{v.n_b}")
+    if v.n_diverged_a or v.n_diverged_b:
+        n += f" ({v.n_diverged_a}+{v.n_diverged_b} div)"
+    return n
+
+
 def format_verdicts(verdicts: Sequence[Verdict]) -> str:
-    """One line per claim: verdict, test, p (raw and corrected), effect, seeds."""
+    """One line per claim: verdict, test, p (raw and corrected), effect, seeds; then one
+    numbered line per claim with its statement, and notes (divergence, pairing)."""
     if not verdicts:
         return "no claims"
     ci = f"{100 * verdicts[0].effect.level:g}% CI"
-    heads = ["verdict", "claim", "metric", "n", f"effect [{ci}]", "test", "p",
+    heads = ["#", "verdict", "claim", "metric", "n", f"effect [{ci}]", "test", "p",
              f"p ({verdicts[0].correction})", "seeds needed"]
     rows = []
-    for v in verdicts:
-        n = f"{v.n_a}" + (" pairs" if v.paired else f"/{v.n_b}")
+    for i, v in enumerate(verdicts, 1):
         needed = "" if v.status != "inconclusive" else (
             str(v.seeds_needed) if v.seeds_needed is not None else "n/a")
-        rows.append([v.status.upper(), v.claim, v.metric, n,
-                     f"{v.effect.name} {_effect(v.effect)}", v.test, _p(v.p_value),
-                     _p(v.p_adjusted), needed])
+        effect = f"{v.effect.name} {_effect(v.effect)}" if math.isfinite(v.effect.point) \
+            or v.comparison is not None else "n/a"
+        rows.append([str(i), v.status.upper(), v.claim, v.metric, _runs(v), effect,
+                     v.test or "n/a", _p(v.p_value), _p(v.p_adjusted), needed])
     first = verdicts[0]
+    tested = sum(v.comparison is not None for v in verdicts)
     title = (f"verdicts: two-sided tests at alpha={first.alpha:g} after "
-             f"{first.correction} correction over {len(verdicts)} claims")
-    return f"{title}\n{table(heads, rows)}"
+             f"{first.correction} correction over {tested} testable claims")
+    lines = [f"{title}\n{table(heads, rows)}"]
+    for i, v in enumerate(verdicts, 1):
+        text = getattr(v, "statement", "") or v.claim
+        extra = [n for n in [v.note] if n]
+        lines.append(f"{i}. {text}" + "".join(f"\n   note: {n}" for n in extra))
+    return "\n".join(lines)
 
 
 def format_variance_table(rows: Sequence[SourceVariance]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,19 +70,28 @@ def compare_groups(ga: _study.Group, gb: _study.Group, *, metric_kind: str,
                    alternative: str, paired: bool | None, level: float,
                    rng: np.random.Generator, n_resamples: int) -> Comparison:
     """Compare two settings; pair them by seed index when they vary the same sources
-    (``paired=None``), diverged runs (NaN) left out."""
+    (``paired=None``), diverged runs (NaN) left out. The note says what pairing or
+    divergence left out."""
     if paired is None:
         paired = _study.can_pair(ga, gb)
+    notes = []
     if paired and ga.seeds is not None and gb.seeds is not None:
         x, y = _study.aligned(ga, gb)
+        notes.append(_study.pairing_note(ga, gb))
     else:
         x, y = ga.values, gb.values
+        div = [f"{g.n_diverged} of {g.n_total} runs of {g.name}" for g in (ga, gb)
+               if g.n_diverged]
+        if div:
+            notes.append(f"diverged runs left out: {', '.join(div)}")
     try:
-        return compare(x, y, metric_kind=metric_kind, alternative=alternative,
+        comp = compare(x, y, metric_kind=metric_kind, alternative=alternative,
                        paired=paired, level=level, rng=rng, n_resamples=n_resamples,
                        nan_policy="omit")
     except UserError as err:
         raise UserError(f"{ga.name} vs {gb.name}: {err}") from None
+    note = "; ".join(n for n in [comp.note, *notes] if n)
+    return dataclasses.replace(comp, note=note) if note != comp.note else comp
 
 
 def pairwise(data: Any, *, metric: str | None = None, metric_kind: str = "mean",

@@ -19,6 +19,13 @@ from jaxstab.stats import _check
 
 
 @dataclass(frozen=True)
+class SimpleResults:
+    """A subset of a study's settings, in the shape the functions here read."""
+
+    settings: list[Any]
+
+
+@dataclass(frozen=True)
 class Group:
     """One setting's values of one metric; NaN where the run diverged."""
 
@@ -31,6 +38,19 @@ class Group:
     @property
     def n_diverged(self) -> int:
         return int((~np.isfinite(self.values)).sum())
+
+    @property
+    def n_total(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def n_finished(self) -> int:
+        return int(np.isfinite(self.values).sum())
+
+    def runs(self) -> str:
+        """"1 of 10 finished, 9 diverged"."""
+        text = f"{self.n_finished} of {self.n_total} finished"
+        return text + (f", {self.n_diverged} diverged" if self.n_diverged else "")
 
 
 def _plain(value: Any) -> Any:
@@ -60,6 +80,8 @@ def settings_of(results: Any, name: str = "results") -> list[Any]:
 
 
 def metric_values(setting: Any, metric: str) -> np.ndarray:
+    if metric not in setting.metrics and len(np.atleast_1d(setting.seeds)) == 0:
+        return np.zeros(0)  # a setting with no runs yet records no metric
     if metric not in setting.metrics:
         known = ", ".join(sorted(setting.metrics)) or "none"
         raise UserError(f"metric: {metric!r} not recorded for setting {setting.key} "
@@ -102,6 +124,40 @@ def aligned(a: Group, b: Group) -> tuple[np.ndarray, np.ndarray]:
     """Values of the seeds both settings ran, in the same order."""
     _, ia, ib = np.intersect1d(a.seeds, b.seeds, return_indices=True)
     return a.values[ia], b.values[ib]
+
+
+def pairing_note(a: Group, b: Group) -> str:
+    """What pairing by seed index leaves out, so that no seed is dropped silently."""
+    x, y = aligned(a, b)
+    notes = []
+    for g, other in ((a, b), (b, a)):
+        extra = g.n_total - x.size
+        if extra:
+            notes.append(f"{extra} of {g.n_total} runs of {g.name} have no seed partner "
+                         f"in {other.name} and are left out")
+    broken = int((np.isfinite(x) != np.isfinite(y)).sum())
+    if broken:
+        notes.append(f"{broken} pair(s) dropped because one side diverged")
+    if not notes:
+        return ""
+    return f"paired on {x.size} shared seed indices: " + "; ".join(notes)
+
+
+def shortfall(a: Group, b: Group, *, paired: bool, min_n: int) -> str:
+    """Why two settings cannot be compared ("" when they can): too few finished runs
+    (or complete pairs) on a side, with the counts."""
+    if paired:
+        x, y = aligned(a, b)
+        n = int((np.isfinite(x) & np.isfinite(y)).sum())
+        if n < min_n:
+            return (f"too few complete pairs: {n} ({min_n} needed); {a.name}: {a.runs()}; "
+                    f"{b.name}: {b.runs()}")
+        return ""
+    short = [g for g in (a, b) if g.n_finished < min_n]
+    if short:
+        return "too few finished runs: " + "; ".join(
+            f"{g.name}: {g.runs()}" for g in short) + f" ({min_n} needed a side)"
+    return ""
 
 
 def _same(x: Any, y: Any) -> bool:

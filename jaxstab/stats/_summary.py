@@ -9,9 +9,10 @@ import numpy as np
 import scipy.stats as st
 
 from jaxstab.errors import UserError
-from jaxstab.stats import _check
+from jaxstab.stats import _base, _check
 from jaxstab.stats._base import Record
 from jaxstab.stats._intervals import Interval, interval, std_interval
+from jaxstab.stats._shape import Shape, shape_of
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,9 @@ class Summary(Record):
 
     ``n`` counts the runs that enter the statistics; ``n_total`` all runs;
     ``divergence_rate`` is ``n_diverged / n_total``. Intervals are ``None`` when fewer
-    than two runs finished.
+    than two runs finished. ``shape`` flags collapsed runs (far outliers) and
+    non-normal values; the std interval then says so and widens (``std_interval``,
+    method "auto").
     """
 
     n: int
@@ -37,6 +40,7 @@ class Summary(Record):
     mean_interval: Interval | None
     std_interval: Interval | None
     note: str
+    shape: Shape | None = None
 
 
 def _diverged_mask(diverged: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -84,7 +88,9 @@ def summarize(x: Any, *, diverged: Any = None, level: float = 0.95, method: str 
         return Summary(n, n_total, n_div, n_div / n_total, first, nan, first, first,
                        first, first, nan, None, None, note)
     mean = float(np.mean(kept))
-    std = float(np.std(kept, ddof=1))
+    std = _base.std(kept)
+    shape = shape_of(kept)
+    note = "; ".join(n for n in [note, shape.note] if n)
     return Summary(
         n=n, n_total=n_total, n_diverged=n_div, divergence_rate=n_div / n_total,
         mean=mean, std=std, median=float(np.median(kept)),
@@ -94,5 +100,5 @@ def summarize(x: Any, *, diverged: Any = None, level: float = 0.95, method: str 
         cv=std / abs(mean) if mean != 0 else float("nan"),
         mean_interval=interval(kept, level=level, method=method, rng=rng),
         std_interval=std_interval(kept, level=level),
-        note=note,
+        note=note, shape=shape,
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from jaxstab.errors import UserError
-from jaxstab.stats import _check, _study
+from jaxstab.stats import _base, _check, _study
 from jaxstab.stats._base import Record
 from jaxstab.stats._intervals import Interval, std_interval
+from jaxstab.stats._noise import BINOMIAL, CURVE, VARYING, noise_baselines
 
 SOURCES = ("init", "order", "dropout", "split", "resample", "data")
 
@@ -39,8 +41,11 @@ class SourceVariance(Record):
     """The spread of a metric when only ``sources`` vary (the others stay at seed 0).
 
     ``share``: this source's variance over the sum of the one-source variances of its
-    group (None for a setting that varies several sources). ``baseline``: the test-set
-    noise std sqrt(p(1-p)/n_test) at this setting's mean, when ``n_test`` was given.
+    group (None for a setting that varies several sources). ``baseline``: the std that
+    test-set sampling alone gives (``baseline_method``, see ``noise_baseline``): from
+    the per-example curve ``test_correct`` when recorded (the fixed-test-set formula
+    unless ``split`` or ``data`` varies), else sqrt(p(1-p)/n_test) at this setting's
+    mean when ``n_test`` was given, with ``baseline_note`` saying which and why.
     """
 
     group: dict[str, Any]
@@ -53,6 +58,8 @@ class SourceVariance(Record):
     variance: float
     share: float | None
     baseline: float | None
+    baseline_method: str = ""
+    baseline_note: str = ""
 
 
 def _source_order(sources: tuple[str, ...]) -> tuple[int, ...]:
@@ -91,7 +98,7 @@ def variance_by_source(results: Any, *, metric: str, level: float = 0.95,
                                                  _source_order(tuple(s.sources)))):
             values = _study.metric_values(s, metric)
             x = values[np.isfinite(values)]
-            std = float(np.std(x, ddof=1)) if x.size >= 2 else float("nan")
+            std = _base.std(x)
             stats.append((s, x, std, values.size - x.size))
         single = sum(std**2 for s, _, std, _ in stats
                      if len(s.sources) == 1 and math.isfinite(std))
@@ -99,11 +106,23 @@ def variance_by_source(results: Any, *, metric: str, level: float = 0.95,
             mean = float(np.mean(x)) if x.size else float("nan")
             share = (std**2 / single if len(s.sources) == 1 and single > 0
                      and math.isfinite(std) else None)
-            baseline = (test_noise_baseline(min(max(mean, 0.0), 1.0), n_test)
-                        if n_test is not None and math.isfinite(mean) else None)
+            baseline, method, why = _baseline(s, mean, n_test)
             rows.append(SourceVariance(
                 group={k: v for k, v in s.factors.items() if k != vary_factor},
                 sources=tuple(s.sources), n=x.size, n_diverged=n_div, mean=mean, std=std,
                 std_interval=std_interval(x, level=level) if x.size >= 2 else None,
-                variance=std**2, share=share, baseline=baseline))
+                variance=std**2, share=share, baseline=baseline, baseline_method=method,
+                baseline_note=why))
     return tuple(rows)
+
+
+def _baseline(setting: Any, mean: float, n_test: int | None) -> tuple[float | None, str, str]:
+    if CURVE in (getattr(setting, "curves", None) or {}):
+        (row,) = noise_baselines(SimpleNamespace(settings=[setting]))
+        return row.baseline, row.method, row.note
+    if n_test is None or not math.isfinite(mean):
+        return None, "", ""
+    varies = any(src in VARYING for src in setting.sources)
+    why = (f"no `{CURVE}` recorded: sqrt(p(1-p)/n_test) with n_test = {n_test}"
+           + ("" if varies else ", an upper bound for a fixed test set"))
+    return test_noise_baseline(min(max(mean, 0.0), 1.0), n_test), BINOMIAL, why

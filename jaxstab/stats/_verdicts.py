@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
 from jaxstab.stats._base import Record
 from jaxstab.stats._compare import KINDS, Comparison
+from jaxstab.stats._divergence import DivergenceTest, divergence_test
 from jaxstab.stats._effects import Effect
 from jaxstab.stats._multiple import CORRECTIONS, adjust_pvalues, compare_groups
-from jaxstab.stats._power import seeds_needed
+from jaxstab.stats._sizing import seeds_for
 
-DIRECTIONS = ("greater", "less")
+DIRECTIONS = ("greater", "less", "two-sided")
 STATUSES = ("holds", "refuted", "inconclusive")
+QUANTITY = {"mean": "mean", "spread": "spread"}
 
 
 @dataclass(frozen=True)
 class Verdict(Record):
     """A claim's verdict. ``p_value`` is the primary two-sided test's; ``p_adjusted``
-    is corrected (``correction``) across all of the study's claims and compared with
-    ``alpha``. ``seeds_needed`` (only when inconclusive) is the number of seeds per
-    setting that would detect the observed effect with power 0.8 at alpha / m, m the
-    number of claims (the Bonferroni level, conservative for Holm and BH)."""
+    is corrected (``correction``) across the study's testable claims and compared with
+    ``alpha``. A claim whose setting has too few finished runs is ``inconclusive``
+    with ``comparison`` None, NaN p-values and the counts in ``reason``.
+
+    ``seeds_needed`` (only when inconclusive): seeds per setting to start so that the
+    test used detects the observed effect with power 0.8 at alpha / m (m the number of
+    claims; the Bonferroni level, conservative for Holm and BH), divergence included,
+    and always more than the runs already made; None with the reason in ``reason``.
+    ``divergence``: the test of the two settings' divergence rates (its p-value
+    corrected across claims in ``divergence_p_adjusted``); ``statement``: one sentence
+    in the claim's own words."""
 
     claim: str
     metric: str
@@ -47,8 +57,14 @@ class Verdict(Record):
     setting_a: str
     setting_b: str
     seeds_needed: int | None
-    comparison: Comparison
+    comparison: Comparison | None
     note: str
+    n_total_a: int = 0
+    n_total_b: int = 0
+    divergence: DivergenceTest | None = None
+    divergence_p_adjusted: float | None = None
+    reason: str = ""
+    statement: str = ""
 
 
 def _check_claim(claim: Any) -> str:
@@ -66,31 +82,63 @@ def _check_claim(claim: Any) -> str:
     return where
 
 
-def _seeds_for(c: Comparison, effect: Effect, alpha: float, power: float) -> int | None:
-    try:
-        if c.metric_kind == "mean":
-            if not math.isfinite(effect.point):
-                return None
-            return seeds_needed(effect_size=effect.point, paired=c.paired, alpha=alpha,
-                                power=power)
-        ratio = c.std_a / c.std_b if c.std_b > 0 else float("nan")
-        return seeds_needed(std_ratio=ratio, alpha=alpha, power=power)
-    except UserError:
-        return None  # no observed effect (g = 0, ratio = 1 or undefined): cannot size
+def _check_options(correction: Any, alpha: Any, power: Any) -> tuple[float, float]:
+    _check.choice(correction, "correction", CORRECTIONS)
+    return _check.level(alpha, "alpha"), _check.level(power, "power")
+
+
+def _missing(name: str, level: float, why: str) -> Effect:
+    nan = float("nan")
+    return Effect(name, nan, nan, nan, "", level, why)
+
+
+def _status(claim: Any, comp: Comparison | None, p_adj: float, alpha: float) -> str:
+    if comp is None or not p_adj < alpha or comp.direction == "equal":
+        return "inconclusive"
+    if claim.direction == "two-sided" or comp.direction == claim.direction:
+        return "holds"
+    return "refuted"
+
+
+def _divergence_note(ga, gb, div: DivergenceTest, p_adj: float, alpha: float,
+                     correction: str) -> str:
+    if div.test == "none":
+        return ""
+    rates = f"{ga.name}: {div.diverged_a} of {div.n_a} diverged, {gb.name}: " \
+            f"{div.diverged_b} of {div.n_b}"
+    most = [g.name for g in (ga, gb) if g.n_total and g.n_diverged > g.n_total / 2]
+    head = f"most runs of {' and '.join(most)} diverged; " if most else ""
+    if p_adj < alpha:
+        return (f"{head}divergence rates differ ({rates}; {div.test} p = {div.p_value:.2g}, "
+                f"{correction} {p_adj:.2g}): the values compare survivors only")
+    return (f"{head}{rates} (rates not significantly different: {div.test} "
+            f"p = {div.p_value:.2g}); the values compare finished runs only")
+
+
+def _statement(claim: Any, status: str, ga, gb, comp: Comparison | None, p_adj: float,
+               correction: str, reason: str) -> str:
+    q = f"{QUANTITY[claim.kind]} of {claim.metric}"
+    if status == "inconclusive":
+        return f"\"{claim.text}\" is inconclusive: {reason}"
+    p = f"{comp.primary}, {correction}-corrected p = {p_adj:.2g}"
+    word = "holds" if status == "holds" else "is refuted"
+    return (f"\"{claim.text}\" {word}: the {q} is significantly {comp.direction} for "
+            f"{ga.name} than for {gb.name} ({p})")
 
 
 def verdicts(results: Any, claims: Sequence[Any], *, correction: str = "holm",
              alpha: float = 0.05, level: float = 0.95, power: float = 0.8,
              rng: Any = None, n_resamples: int = 9999) -> tuple[Verdict, ...]:
-    """Judge each claim ("the setting matching ``a`` has a greater/less mean/spread of
-    ``metric`` than the one matching ``b``") with ``compare``'s primary two-sided test
-    (paired when both settings vary the same seed sources), p-values corrected across
-    the claims. ``holds``: significant in the claimed direction; ``refuted``:
-    significant the other way; ``inconclusive``: neither.
+    """Judge each claim ("the setting matching ``a`` has a greater / less / different
+    (``direction="two-sided"``) mean or spread of ``metric`` than the one matching
+    ``b``") with ``compare``'s primary two-sided test (paired when both settings vary
+    the same seed sources), p-values corrected across the claims. ``holds``:
+    significant in the claimed direction (either direction for a two-sided claim);
+    ``refuted``: significant the other way (never for a two-sided claim);
+    ``inconclusive``: neither, or too few finished runs to test (that claim only).
     """
-    _check.choice(correction, "correction", CORRECTIONS)
-    alpha = _check.level(alpha, "alpha")
-    power = _check.level(power, "power")
+    alpha, power = _check_options(correction, alpha, power)
+    level = _check.level(level)
     gen = _check.rng(rng)
     claims = list(claims)
     if not claims:
@@ -107,32 +155,51 @@ def verdicts(results: Any, claims: Sequence[Any], *, correction: str = "holm",
             ga, gb = _study.group(sa, claim.metric), _study.group(sb, claim.metric)
         except UserError as err:
             raise UserError(f"{where}: {err}") from None
-        try:
-            comp = compare_groups(ga, gb, metric_kind=claim.kind, alternative="two-sided",
-                                  paired=None, level=level, rng=gen,
-                                  n_resamples=n_resamples)
-        except UserError as err:
-            raise UserError(f"{where}: {err}") from None
-        rows.append((claim, ga, gb, comp))
-    adjusted = adjust_pvalues([c.p_value for *_, c in rows], method=correction)
+        paired = _study.can_pair(ga, gb)
+        fa, fb = (_study.aligned(ga, gb) if paired else (ga.values, gb.values))
+        div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
+        short = _study.shortfall(ga, gb, paired=paired,
+                                 min_n=3 if claim.kind == "spread" else 2)
+        comp = None if short else compare_groups(
+            ga, gb, metric_kind=claim.kind, alternative="two-sided", paired=paired,
+            level=level, rng=gen, n_resamples=n_resamples)
+        rows.append((claim, ga, gb, paired, div, short, comp))
+    testable = [i for i, r in enumerate(rows) if r[-1] is not None]
+    adjusted = np.full(len(rows), np.nan)
+    adjusted[testable] = adjust_pvalues([rows[i][-1].p_value for i in testable],
+                                        method=correction)
+    div_adjusted = adjust_pvalues([r[4].p_value for r in rows], method=correction)
     out = []
-    for (claim, ga, gb, comp), p_adj in zip(rows, adjusted, strict=True):
-        significant = p_adj < alpha
-        if significant and comp.direction == claim.direction:
-            status = "holds"
-        elif significant and comp.direction != "equal":
-            status = "refuted"
-        else:
-            status = "inconclusive"
-        effect = comp.effects[0]
-        needed = (_seeds_for(comp, effect, alpha / len(rows), power)
-                  if status == "inconclusive" else None)
+    for (claim, ga, gb, paired, div, short, comp), p_adj, d_adj in zip(
+            rows, adjusted, div_adjusted, strict=True):
+        status = _status(claim, comp, p_adj, alpha)
+        needed, reason = None, short
+        if comp is not None and status != "inconclusive":
+            reason = f"{correction}-corrected p = {p_adj:.2g} < alpha = {alpha:g}"
+        if comp is not None and status == "inconclusive":
+            reason = (f"{correction}-corrected p = {p_adj:.2g} is not below alpha = "
+                      f"{alpha:g}" if not p_adj < alpha else "no difference in either "
+                      "direction")
+            needed, why = seeds_for(comp, ga, gb, alpha=alpha / len(rows), power=power)
+            reason += f"; seeds needed: {why}" if needed is not None else f"; {why}"
+        why_missing = short or ""
+        effect = comp.effects[0] if comp else _missing(
+            "Hedges' g" if claim.kind == "mean" else "spread(A) / spread(B)", level,
+            f"not computed: {why_missing}")
+        difference = comp.difference if comp else _missing(
+            "mean(A) - mean(B)" if claim.kind == "mean" else "spread(A) - spread(B)",
+            level, f"not computed: {why_missing}")
+        note = "; ".join(n for n in [comp.note if comp else "", _divergence_note(
+            ga, gb, div, d_adj, alpha, correction)] if n)
         out.append(Verdict(
             claim=claim.text, metric=claim.metric, kind=claim.kind,
-            direction=claim.direction, status=status, test=comp.primary,
-            p_value=comp.p_value, p_adjusted=float(p_adj), correction=correction,
-            alpha=alpha, effect=effect, difference=comp.difference, n_a=comp.n_a,
-            n_b=comp.n_b, n_diverged_a=ga.n_diverged, n_diverged_b=gb.n_diverged,
-            paired=comp.paired, setting_a=ga.key, setting_b=gb.key, seeds_needed=needed,
-            comparison=comp, note=comp.note))
+            direction=claim.direction, status=status, test=comp.primary if comp else "",
+            p_value=comp.p_value if comp else float("nan"), p_adjusted=float(p_adj),
+            correction=correction, alpha=alpha, effect=effect, difference=difference,
+            n_a=comp.n_a if comp else ga.n_finished, n_b=comp.n_b if comp else gb.n_finished,
+            n_diverged_a=ga.n_diverged, n_diverged_b=gb.n_diverged, paired=paired,
+            setting_a=ga.key, setting_b=gb.key, seeds_needed=needed, comparison=comp,
+            note=note, n_total_a=ga.n_total, n_total_b=gb.n_total, divergence=div,
+            divergence_p_adjusted=float(d_adj), reason=reason,
+            statement=_statement(claim, status, ga, gb, comp, p_adj, correction, reason)))
     return tuple(out)

@@ -1,0 +1,123 @@
+"""Writing a store's report: every study built and rendered (in parallel where that is
+safe), then every file written beside its target and renamed into place."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jaxstab.errors import UserError
+from jaxstab.report._model import IndexReport, index_entry, plan, study_report, timestamp
+from jaxstab.report._render import _environment, render_index, study_files
+from jaxstab.store import Store
+
+MAX_JOBS = 8
+
+
+def _one(task: tuple[str, str, str, str, str]):
+    """A worker's unit: one study read, built and rendered; returns its index entry
+    and its files. Opens the store itself (an SQLite connection must not cross a
+    fork)."""
+    store_path, name, fingerprint, slug, generated = task
+    store = Store(store_path, create=False)
+    try:
+        r = study_report(store, name, fingerprint, slug, generated)
+    finally:
+        store.close()
+    return index_entry(r), study_files(r, _environment())
+
+
+def _jax_started() -> bool:
+    # A process whose JAX backend runs threads must not fork (JAX warns it may
+    # deadlock); the report itself never starts one, a test process may have.
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    return bool(getattr(bridge, "_backends", None))
+
+
+def _jobs(jobs: int | None, n: int) -> int:
+    if jobs is not None:
+        if jobs < 1:
+            raise UserError(f"--jobs: must be at least 1, got {jobs}")
+    else:
+        jobs = min(os.cpu_count() or 1, MAX_JOBS)
+    forkable = hasattr(os, "fork") and sys.platform.startswith("linux")
+    return 1 if not forkable or _jax_started() else max(1, min(jobs, n))
+
+
+def _build_all(tasks: list, cost: list[int], jobs: int) -> list:
+    if jobs == 1:
+        return [_one(t) for t in tasks]
+    import multiprocessing
+
+    # Studies are independent and each page depends only on its own data (fixed rng),
+    # so the pages are the same bytes whichever process made them. The costliest go
+    # first (comparisons grow with settings squared), so no worker is left with a big
+    # study at the end while the others idle.
+    order = sorted(range(len(tasks)), key=lambda i: -cost[i])
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        done = pool.map(_one, [tasks[i] for i in order], chunksize=1)
+    out: list = [None] * len(tasks)
+    for i, result in zip(order, done):
+        out[i] = result
+    return out
+
+
+def _write(path: Path, text: str) -> None:
+    # Beside the target, then rename: a failure never leaves half a page.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a page is for sharing
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+                 now: datetime | None = None, jobs: int | None = None) -> list[Path]:
+    """Write ``out_dir/index.html`` and, per study, ``<slug>.html``, ``<slug>.json`` and
+    ``<slug>.csv`` (slug: the name with ``/`` as ``-``). ``now`` fixes the "generated"
+    timestamp, so that the same store gives byte-identical files. ``jobs``: processes
+    building pages at once (default: one per core, up to MAX_JOBS; one where forking is
+    unsafe). Everything is rendered before the first file is written."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} is a file, expected a folder")
+    store = Store(store_path, create=False)
+    try:
+        todo, store_name, path = plan(store), store.path.name, store.path
+        n_jobs = _jobs(jobs, len(todo))
+        cost = []
+        for _, fp, _ in todo if n_jobs > 1 else ():
+            runs = store.done(fp)
+            cost.append(len(runs) * len({key for key, _ in runs}))
+    finally:
+        store.close()
+    generated = timestamp(now or datetime.now(UTC))
+    tasks = [(str(path), n, fp, slug, generated) for n, fp, slug in todo]
+    built = _build_all(tasks, cost, n_jobs)
+    index = IndexReport(store_name, generated, tuple(entry for entry, _ in built))
+    files = [("index.html", render_index(index))] + [f for _, fs in built for f in fs]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out: cannot create folder {out} ({e.strerror})") from None
+    paths = []
+    for name, text in files:
+        _write(out / name, text)
+        paths.append(out / name)
+    return paths

@@ -1,0 +1,151 @@
+"""A user's own task, in purejaxrl's ``make_train`` shape (DESIGN.md, "User tasks")::
+
+    def make_train(config: dict):          # [config] + this setting's static factors
+        def train(keys, hparams):          # keys: {source: PRNG key}, every source
+            ...                            # hparams: {name: float32 scalar}
+            return {"test_accuracy": acc,  # 0-d arrays are metrics
+                    "loss": per_epoch}     # 1-d arrays are curves
+        return train
+
+jaxstab adds the seed axis (``jax.vmap``), chunks, stores and compares. A run whose
+metric is NaN/inf is stored as diverged, at the first non-finite entry of its ``loss``
+curve (or of any curve; 0 without one). Everything that can go wrong in user code is
+found before training, by tracing one run abstractly (``jax.eval_shape``), and reported
+as one line naming the study field ``task``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable
+
+from jaxstab._check import FrozenArgs, fail, import_object, source_digest
+
+SOURCES = ("init", "order", "dropout", "split", "resample", "data")
+RESERVED = ("diverged", "diverged_step")
+
+
+def resolve(ref: str | Callable) -> tuple[Callable, str, str]:
+    """(make_train, its import path, the hash of its module's source)."""
+    if callable(ref):
+        fn = ref
+        path = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', '?')}"
+    else:
+        fn = import_object(ref, "task")
+        path = ref
+        if not callable(fn):
+            fail("task", f"`{ref}` is not a function (expected make_train(config))")
+    return fn, path, source_digest(fn)
+
+
+def static(task_path: str, digest: str, config: dict) -> tuple:
+    return ("user", task_path, digest, json.dumps(config, sort_keys=True, default=repr))
+
+
+_FUNCTIONS: dict[tuple[str, str], Callable] = {}
+
+
+def register(task_path: str, digest: str, fn: Callable) -> None:
+    """Remember the function behind an import path (a Python object given to a study
+    in code cannot be imported again by path)."""
+    _FUNCTIONS[(task_path, digest)] = fn
+
+
+def _function(task_path: str, digest: str) -> Callable:
+    if (task_path, digest) not in _FUNCTIONS:
+        _FUNCTIONS[(task_path, digest)] = resolve(task_path)[0]
+    return _FUNCTIONS[(task_path, digest)]
+
+
+def _call_make_train(fn: Callable, config: dict) -> Callable:
+    try:
+        train = fn(dict(config))
+    except Exception as e:  # noqa: BLE001 - user code: its error is the user's
+        fail("task", f"make_train(config) raised {type(e).__name__}: {e}")
+    if not callable(train):
+        fail("task", f"make_train(config) returned {type(train).__name__}, expected a "
+             f"function train(keys, hparams)")
+    return train
+
+
+def normalize(out: Any) -> dict:
+    """A user's result dict as the engine's: metrics, curves, divergence flag and step."""
+    import jax.numpy as jnp
+
+    metrics = {k: v for k, v in out.items() if jnp.ndim(v) == 0}
+    curves = {k: v for k, v in out.items() if jnp.ndim(v) == 1}
+    finite = jnp.all(jnp.stack([jnp.isfinite(v) for v in metrics.values()])) \
+        if metrics else jnp.array(True)
+    diverged = ~finite
+    order = (["loss"] if "loss" in curves else []) + [k for k in curves if k != "loss"]
+    step = jnp.array(0, jnp.int32)
+    for name in reversed(order):  # the first curve in `order` with a bad entry wins
+        bad = ~jnp.isfinite(curves[name])
+        step = jnp.where(jnp.any(bad), jnp.argmax(bad).astype(jnp.int32), step)
+    return {"metrics": {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()},
+            "curves": {k: jnp.asarray(v, jnp.float32) for k, v in curves.items()},
+            "diverged": diverged, "diverged_step": jnp.where(diverged, step, -1)}
+
+
+@functools.lru_cache(maxsize=None)
+def make_program(static: tuple):
+    _, task_path, digest, config = static
+    train = _call_make_train(_function(task_path, digest), json.loads(config))
+
+    def run(keys, hp, data):
+        del data  # a user task brings its own data
+        return normalize(train(keys, hp))
+
+    return run, False
+
+
+def check(static: tuple, hparam_names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """Trace one run abstractly; return ``{name: shape}`` of what it records, or fail
+    with one line naming the task's mistake."""
+    import jax
+    import jax.numpy as jnp
+
+    _, task_path, digest, config = static
+    train = _call_make_train(_function(task_path, digest), json.loads(config))
+    key = jax.eval_shape(lambda: jax.random.PRNGKey(0))
+    keys = {s: key for s in SOURCES}
+    hp = {n: jax.ShapeDtypeStruct((), jnp.float32) for n in hparam_names}
+    try:
+        out = jax.eval_shape(train, keys, hp)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+            jax.errors.TracerIntegerConversionError,
+            jax.errors.TracerArrayConversionError) as e:
+        first = str(e).strip().splitlines()[0]
+        fail("task", f"train(keys, hparams) cannot be traced by JAX (a Python side effect "
+             f"or Python control flow on a traced value?): {type(e).__name__}: {first}")
+    except Exception as e:  # noqa: BLE001 - user code
+        first = (str(e).strip().splitlines() or [""])[0]
+        fail("task", f"train(keys, hparams) raised {type(e).__name__}: {first}")
+    if not isinstance(out, dict) or not out:
+        fail("task", f"train(keys, hparams) returned {type(out).__name__}, expected a "
+             f"non-empty dict of arrays (0-d metrics, 1-d curves)")
+    shapes = {}
+    for k, v in out.items():
+        if not isinstance(k, str) or not k:
+            fail("task", f"train returned a key {k!r}; keys must be metric names")
+        if k in RESERVED:
+            fail("task", f"train returned `{k}`, a name jaxstab records itself")
+        shape = getattr(v, "shape", None)
+        dtype = getattr(v, "dtype", None)
+        if shape is None or dtype is None or not (
+                jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+                or jnp.issubdtype(dtype, jnp.bool_)):
+            fail("task", f"train returned `{k}` = {type(v).__name__}, expected a numeric "
+                 f"array")
+        if len(shape) > 1:
+            fail("task", f"train returned `{k}` of shape {tuple(shape)}: a metric is 0-d, a "
+                 f"curve 1-d")
+        shapes[k] = tuple(shape)
+    if not any(len(s) == 0 for s in shapes.values()):
+        fail("task", "train returned no 0-d metric (e.g. {\"test_accuracy\": acc})")
+    return shapes
+
+
+def frozen(config: dict) -> FrozenArgs:
+    return FrozenArgs(config)
