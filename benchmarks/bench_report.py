@@ -94,7 +94,7 @@ class TimeReportArticle:
 
     def setup(self):
         if "article" not in _KEEP:
-            from jaxstab.report import _render, _write  # noqa: F401
+            from jaxstab.report import _render
 
             _render._environment()  # templates compiled outside the timing, as a warm CLI
             _KEEP["article_tmp"] = tempfile.TemporaryDirectory()

@@ -102,16 +102,65 @@ def is_trusted() -> bool:
     return _TRUSTED[0]
 
 
+_ROOT: list = [None]
+_OBJECTS: dict = {}
+
+
+class import_root:
+    """Within this block, user modules are looked up in ``folder`` first (a study file's
+    own folder). Two study folders may each hold a module of one name (``tasks.py``):
+    Python caches modules by name, so the second is loaded apart under its own name."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __enter__(self):
+        self._old = _ROOT[0]
+        _ROOT[0] = self.folder
+
+    def __exit__(self, *exc):
+        _ROOT[0] = self._old
+
+
+def _module(mod_name: str):
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = _ROOT[0]
+    if root is not None:
+        base = Path(root, *mod_name.split("."))
+        file = next((f for f in (base.with_suffix(".py"), base / "__init__.py")
+                     if f.is_file()), None)
+        loaded = sys.modules.get(mod_name)
+        if file is not None and loaded is not None and Path(
+                getattr(loaded, "__file__", "") or "").resolve() != file.resolve():
+            import hashlib
+
+            tag = hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]
+            unique = f"_jaxstab_user_{tag}_{mod_name.replace('.', '_')}"
+            if unique not in sys.modules:
+                spec = importlib.util.spec_from_file_location(unique, file)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[unique] = module
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[unique]
+                    raise
+            return sys.modules[unique]
+    return importlib.import_module(mod_name)
+
+
 def import_object(ref: str, where: str):
     """``module:attribute`` (dots allowed on both sides), imported; one clear line when
     the module or the attribute is missing or the import itself fails."""
-    import importlib
-
     mod_name, sep, attr = ref.partition(":")
     if not sep or not mod_name or not attr:
         fail(where, f"expected `module:name`, got {ref!r}")
     try:
-        obj = importlib.import_module(mod_name)
+        obj = _module(mod_name)
     except ModuleNotFoundError as e:
         if e.name and mod_name.startswith(e.name):
             fail(where, f"module `{mod_name}` not found (looked in the study file's "
@@ -124,6 +173,16 @@ def import_object(ref: str, where: str):
             fail(where, f"`{mod_name}` has no `{attr}`")
         obj = getattr(obj, part)
     return obj
+
+
+def remember(ref: str, digest: str, obj) -> None:
+    """The object an import path named when a study was loaded, by (path, source hash):
+    training finds that very object again, whatever else was imported since."""
+    _OBJECTS[(ref, digest)] = obj
+
+
+def recall(ref: str, digest: str | None):
+    return _OBJECTS.get((ref, digest))
 
 
 def source_digest(obj) -> str:

@@ -65,20 +65,26 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
               progress: Callable[[Study], Any] | None = None,
               on_study: Callable[[StudyRun], None] | None = None,
               on_wait: Callable[[str], None] | None = None,
-              report: RunReport | None = None) -> RunReport:
+              report: RunReport | None = None,
+              should_stop: Callable[[], bool] | None = None) -> RunReport:
     """Train every run of ``studies`` not yet in ``store`` (resumable: finished runs are
     skipped), then their searches. Everything is checked before anything is written.
     ``progress(study)`` makes a progress object for the sweep (jaxstab.progress);
     ``on_study(run)`` is called after each study (the CLI prints its summary). A first
     Ctrl-C lets a finished chunk commit, then raises KeyboardInterrupt; ``report.saved``
-    counts what was committed."""
+    counts what was committed. ``should_stop()`` is asked after every committed chunk;
+    True stops there (KeyboardInterrupt): the CLI's Ctrl-C and SIGTERM set it, so a
+    signal is never lost inside a library callback."""
     studies = [_as_study(s) for s in (studies if isinstance(studies, list) else [studies])]
     if seeds is not None and not (isinstance(seeds, int) and 1 <= seeds <= 10_000_000):
         raise UserError(f"seeds: {seeds!r} is out of range, allowed 1..10000000")
+    from jaxstab.study import check_runs
+
     for s in studies:
         s.check()
+        check_runs(len(s.settings()), seeds or s.seeds, "--seeds")
     from jaxstab.env import environment
-    from jaxstab.sweep import sweep
+    from jaxstab.sweep import SweepStats, sweep
 
     db = _open(store, on_wait=on_wait)
     report = RunReport() if report is None else report
@@ -86,22 +92,40 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
     try:
         env = environment()
         for study in studies:
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt  # asked to stop between two studies
             fp = db.ensure_study(study)
             n = seeds or study.seeds
             done = db.done(fp)
             run = StudyRun(study, fp)
+            # Every call of a known size has exactly that many runs (the last padded), and
+            # a resume pads to the size the earlier runs used: a run's numbers depend on
+            # the chunk size alone, so a resumed sweep is bit-identical to an
+            # uninterrupted one (docs/reliability.md).
+            earlier = None if chunk_size else db.chunk_size(fp)
+            size = chunk_size or earlier
+            shared = SweepStats()
 
-            def commit(recs, sec, fp=fp, run=run):
+            def commit(recs, sec, fp=fp, run=run, shared=shared):
                 def write():  # counts before a held-back Ctrl-C is raised
-                    added = db.write_chunk(fp, recs, sec, env)
+                    added = db.write_chunk(fp, recs, sec,
+                                           {**env, "chunk_size": shared.chunk_size})
                     report.saved += added
                     run.late += len(recs) - added
 
                 uninterrupted(write)
+                if should_stop is not None and should_stop():
+                    raise KeyboardInterrupt  # asked to stop: this chunk is saved
 
             started = time.perf_counter()
-            stats = sweep(study, seeds=n, chunk_size=chunk_size, skip=done,
-                          on_chunk=commit, progress=progress(study) if progress else None)
+            prog = progress(study) if progress else None
+            try:
+                stats = sweep(study, seeds=n, chunk_size=size, skip=done,
+                              on_chunk=commit, progress=prog, fixed=size is not None,
+                              stats=shared)
+            finally:
+                if hasattr(prog, "close"):
+                    prog.close()
             run.trained = stats.runs
             run.skipped = sum(1 for st in study.settings() for k in range(n)
                               if (st.key, k) in done)
@@ -168,60 +192,75 @@ def uninterrupted(fn):
             raise KeyboardInterrupt
 
 
-def results(store: Any, study: Study | str):
+def results(store: Any, study: Study | str, fingerprint: str | None = None):
     """A study's stored runs (``jaxstab.store.StudyResults``): the version of ``study``
     that is in the store when ``study`` is a Study or a TOML file / built-in name; the
     latest version of that name otherwise."""
     db = _open(store, create=False)
-    return db.results(find(db, study))
+    return db.results(find(db, study, fingerprint))
 
 
-def find(db, study: Study | str) -> str:
-    """The fingerprint ``study`` names in the store ``db``."""
-    names = {n for n, _, _ in db.studies()}
-    if isinstance(study, str) and study in names:
+def find(db, study: Study | str, fingerprint: str | None = None) -> str:
+    """The fingerprint of the version of ``study`` a command shows: ``fingerprint`` when
+    given; the version of the Study, study file or built-in given, when it is stored;
+    for a name that is only in the store, its most recently run version."""
+    if fingerprint is not None:
+        if fingerprint not in {fp for _, fp, _ in db.studies()}:
+            raise UserError(f"--fingerprint: no study {fingerprint} in {db.path}")
+        return fingerprint
+    if _stored_name(db, study) and not _is_builtin(study):
         return db.latest(study)
     s = _as_study(study)
-    fps = {fp for _, fp, _ in db.studies()}
-    if s.fingerprint in fps:
+    if s.fingerprint in {fp for _, fp, _ in db.studies()}:
         return s.fingerprint
-    return db.latest(s.name)
+    others = db.versions(s.name)
+    if others and _is_builtin(study):
+        return others[-1]  # a store of that name without the built-in's own version
+    if others:
+        raise UserError(f"study: this version of {s.name} ({s.fingerprint}) has no runs in "
+                        f"{db.path}; it holds {len(others)} other version(s): "
+                        f"{', '.join(others)} (pick one with --fingerprint, or run it)")
+    return db.latest(s.name)  # raises: no results, listing what the store holds
+
+
+def _is_builtin(ref) -> bool:
+    from jaxstab.loader import builtin_names
+
+    return isinstance(ref, str) and ref in builtin_names()
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """What ``jaxstab compare`` shows of a stored study."""
+    """What ``jaxstab compare`` shows of a stored study: the statistics' ``Analysis``
+    (comparisons, ranking, grid factors, verdicts, noise baselines) and the search."""
 
     study: str
     fingerprint: str
-    metric: str
-    kind: str
-    pairwise: Any
-    omnibus: Any
-    verdicts: list
+    analysis: Any  # jaxstab.stats.Analysis
     search: Any  # jaxstab.search.SearchResult, or None
     search_verdicts: list
+    versions: tuple = ()  # the other stored versions of this name (fingerprints)
+
+    @property
+    def verdicts(self) -> list:
+        return list(self.analysis.verdicts)
 
     def to_dict(self) -> dict:
         return {"study": self.study, "fingerprint": self.fingerprint,
-                "metric": self.metric, "kind": self.kind,
-                "pairwise": self.pairwise.to_dict(),
-                "omnibus": self.omnibus.to_dict() if self.omnibus else None,
-                "verdicts": [v.to_dict() for v in self.verdicts],
+                **self.analysis.to_dict(),
                 "search": None if self.search is None else {
                     "picks": [p.to_dict() for p in self.search.picks],
-                    "verdicts": [v.to_dict() for v in self.search_verdicts]}}
+                    "verdicts": [v.to_dict() for v in self.search_verdicts]},
+                "other_versions": list(self.versions)}
 
     def format(self) -> str:
-        from jaxstab.stats import format_comparison_table, format_verdicts
+        from jaxstab.stats import format_verdicts
 
-        lines = [f"{self.study} - {self.metric} ({self.kind})",
-                 format_comparison_table(self.pairwise)]
-        if self.omnibus is not None:
-            lines.append(", ".join(f"{t.name}: p={t.p_value:.3g}"
-                                   for t in self.omnibus.tests))
-        if self.verdicts:
-            lines += ["", format_verdicts(self.verdicts)]
+        lines = [f"{self.study} ({self.fingerprint})"]
+        if self.versions:
+            lines.append(f"other versions in the store: {', '.join(self.versions)} "
+                         f"(--fingerprint selects one)")
+        lines.append(self.analysis.format())
         if self.search is not None:
             lines += ["", f"{self.study} - search ({len(self.search.picks)} picks re-run on "
                       f"fresh seeds)", *self.search.table(), "",
@@ -230,29 +269,32 @@ class Comparison:
 
 
 def compare(store: Any, study: Study | str, *, metric: str | None = None,
-            kind: str = "mean", correction: str = "holm") -> Comparison:
-    """Pairwise comparisons, the omnibus test, claim verdicts and the search verdicts of
-    a stored study (``.to_dict()`` is what ``jaxstab compare --json`` prints). The claims
-    are those of ``study`` when it is a Study or a study file (claims are analysis:
-    editing one never needs a run), else those stored with the runs."""
+            kind: str = "mean", correction: str = "holm",
+            fingerprint: str | None = None, control: dict | None = None) -> Comparison:
+    """Comparisons, the ranking with the settings tied with the best, grid factors,
+    claim verdicts and the search verdicts of a stored study (``.to_dict()`` is what
+    ``jaxstab compare --json`` prints). The claims are those of ``study`` when it is a
+    Study or a study file (claims are analysis: editing one never needs a run), else
+    those stored with the runs. ``control``: factor values of a setting every other is
+    compared with (Holm over k - 1)."""
     from jaxstab.search import stored_search
-    from jaxstab.stats import omnibus, pairwise, verdicts
+    from jaxstab.stats import analyze
 
     db = _open(store, create=False)
-    res = db.results(find(db, study))
-    claims = res.study.claims if _stored_name(db, study) else _as_study(study).claims
+    res = db.results(find(db, study, fingerprint))
+    claims = (res.study.claims if _stored_name(db, study) or fingerprint
+              else _as_study(study).claims)
     metric = metric or res.study.main_metric
     have = {m for s in res.settings for m in s.metrics}
     if metric not in have:
         raise UserError(f"--metric: `{metric}` is not recorded for {res.study.name}; it "
                         f"has: {', '.join(sorted(have)) or 'nothing yet'}")
-    pw = pairwise(res, metric=metric, metric_kind=kind, correction=correction)
-    omni = omnibus(res, metric=metric, metric_kind=kind) if len(res.settings) > 2 else None
-    ver = verdicts(res, claims, correction=correction)
+    analysis = analyze(res, claims, metric=metric, metric_kind=kind, correction=correction,
+                       control=control)
     search = stored_search(db, res.fingerprint, res.study)
     search_ver = search.verdicts(correction=correction) if search else []
-    return Comparison(res.study.name, res.fingerprint, metric, kind, pw, omni, ver, search,
-                      search_ver)
+    others = tuple(fp for fp in db.versions(res.study.name) if fp != res.fingerprint)
+    return Comparison(res.study.name, res.fingerprint, analysis, search, search_ver, others)
 
 
 def _stored_name(db, ref) -> bool:

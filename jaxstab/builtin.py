@@ -38,6 +38,11 @@ FACTOR_FIELDS = {f.name: section for section, cls in SECTIONS.items()
 FACTOR_ALIASES = {"dataset": ("data", "name"), "model": ("model", "name")}
 
 
+# Factors of float fields: their values are held as floats (1 and 1.0 are one value).
+FLOAT_FIELDS = tuple(f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)
+                     if str(f.type).replace(" ", "") in ("float", "float|None"))
+
+
 def factor_target(name: str) -> tuple[str, str]:
     if name in FACTOR_ALIASES:
         return FACTOR_ALIASES[name]
@@ -73,6 +78,7 @@ def resolve(study, chosen: dict, where: str) -> tuple:
         raise UserError(f"factors ({where}): {e}") from None
     if not is_trusted():
         check_compatible(data, model, train, where)
+        train.check_generic(tuple(n for n, _ in study.factors))
     return data, model, train
 
 
@@ -126,7 +132,9 @@ def static(setting) -> tuple:
     # program (an inactive one costs nothing per step).
     flags = (setting.model.dropout > 0 or "dropout" in names,
              setting.data.label_noise > 0 or "label_noise" in names,
-             setting.model.l2 > 0 or "l2" in names)
+             setting.model.l2 > 0 or "l2" in names,
+             # the optimizer's hyperparameters that are factors (optax by name)
+             tuple(n for n in ("momentum", "weight_decay") if n in names))
     return (strip(setting.data), strip(setting.model), strip(setting.train), flags)
 
 
@@ -176,3 +184,25 @@ def recorded_metrics(setting) -> set[str]:
     if m.name in RECURRENT:
         names |= {"grad_early", "grad_late", "grad_ratio"}
     return names
+
+
+def check_memory(setting) -> None:
+    """One run must fit the memory a chunk may use: its parameters, gradients and two
+    optimizer moments (float32), counted from the model's abstract initialization, so a
+    `hidden = [1000000, 1000000]` is refused at load instead of failing in training."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxstab.env import memory_budget
+    from jaxstab.models import build_model
+
+    model = build_model(setting.model, setting.data.n_classes)
+    x = jax.ShapeDtypeStruct((1, setting.data.n_inputs), jnp.float32)
+    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+    n = sum(int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(shapes))
+    need, budget = 16 * n, memory_budget()
+    if need > budget:
+        raise UserError(f"model: one run of {setting.key} holds about {need / 2**30:.1f} GiB "
+                        f"({n:,} parameters with gradients and optimizer state), more than "
+                        f"the {budget / 2**30:.1f} GiB a chunk may use")

@@ -9,9 +9,11 @@ import json
 import os
 import re
 import shlex
+import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from jaxstab.errors import UserError
@@ -33,6 +35,19 @@ def _positive(name, most=None):
             raise UserError(f"{name}: expected a positive integer, got {v}")
         if most is not None and v > most:
             raise UserError(f"{name}: {v} is out of range, allowed 1..{most}")
+        return v
+    return parse
+
+
+def _json_table(name):
+    def parse(text):
+        try:
+            v = json.loads(text)
+        except json.JSONDecodeError:
+            raise UserError(f"{name}: expected a JSON object of factor values, got "
+                            f"{text!r}") from None
+        if not isinstance(v, dict) or not v:
+            raise UserError(f"{name}: expected a JSON object of factor values, got {text!r}")
         return v
     return parse
 
@@ -65,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare means or seed-to-seed spread")
     c.add_argument("--correction", choices=("holm", "fdr_bh"), default="holm")
     c.add_argument("--json", action="store_true", help="print the same as JSON")
+    c.add_argument("--control", type=_json_table("--control"),
+                   help='a setting to compare every other with, e.g. \'{"learning_rate": 0.001}\'')
+    c.add_argument("--fingerprint", help="which stored version of the study (default: "
+                                         "the one given, else the most recently run)")
     c.set_defaults(func=cmd_compare)
     i = sub.add_parser("import", help="scores made elsewhere (CSV) into the store")
     i.add_argument("file", help="CSV: setting, seed, metric, value (the export's columns) "
@@ -122,10 +141,8 @@ def cmd_list(args) -> int:
 
 
 def _progress(study):
-    try:
-        from jaxstab.progress import Progress
-    except ImportError:  # TODO(lead): remove once jaxstab.progress lands
-        return None
+    from jaxstab.progress import Progress
+
     return Progress(study.name)
 
 
@@ -150,42 +167,106 @@ def _init_distributed(args) -> None:
 
 
 def cmd_run(args) -> int:
-    from jaxstab.api import RunReport, run_study
-    from jaxstab.study import expand_refs
+    # Signals are caught from here on, before JAX is even imported: a Ctrl-C that
+    # lands in one of JAX's callbacks (while it imports, or in its garbage collection)
+    # would otherwise be swallowed there and training would go on.
+    stop = _StopOnSignal().__enter__()
+    try:
+        return _run(args, stop)
+    finally:
+        stop.__exit__()
 
-    studies = expand_refs(args.study)
-    for study in studies:  # everything is checked before anything is written
-        study.check()
-    _init_distributed(args)
-    from jaxstab.summary import summary_lines
+
+def _run(args, stop) -> int:
+    from jaxstab.api import RunReport, run_study
+
+    report = RunReport()
 
     def show(run) -> None:
+        from jaxstab.api import results
+        from jaxstab.summary import summary_lines
+
         also = f", {run.late} of them stored first by another process" if run.late else ""
         print(f"{run.study.name}: {run.trained} runs trained{also}, {run.skipped} already "
               f"in the store")
-        from jaxstab.api import results
-
         seeds = args.seeds or run.study.seeds
         for line in summary_lines(results(args.store, run.study), seeds):
             print("  " + line)
         if run.search is not None:
             _show_search(run)
 
-    report = RunReport()
     try:
-        run_study(studies, store=args.store, seeds=args.seeds, chunk_size=args.chunk_size,
-                  progress=_progress, on_study=show, report=report,
-                  on_wait=lambda msg: print(f"jaxstab: {msg}", file=sys.stderr, flush=True))
+        studies = _load_and_check(args)
+        _init_distributed(args)
+        if stop.requested():
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
-        if sys.stderr.isatty():
-            sys.stderr.write("\n")  # off the progress bar's line
-        print(_one_line(f"jaxstab: interrupted; {report.saved} finished runs of this "
-                        f"session are saved in {args.store}; resume with: jaxstab "
-                        f"{shlex.join(args.argv)}"), file=sys.stderr)
-        return 130
+        print("jaxstab: interrupted; nothing was being written, run the same command "
+              "again", file=sys.stderr)
+        return 143 if stop.signum == signal.SIGTERM else 130
+    try:
+        run_study(studies, store=args.store, seeds=args.seeds,
+                  chunk_size=args.chunk_size, progress=_progress, on_study=show,
+                  report=report, should_stop=stop.requested,
+                  on_wait=lambda msg: print(f"jaxstab: {msg}", file=sys.stderr,
+                                            flush=True))
+        if stop.requested():  # a signal after the last chunk: still a stop
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        return _interrupted(args, report, stop)
     print(f"{report.runs} runs in {report.seconds:.1f} s, "
           f"{report.runs / max(report.seconds, 1e-9):.1f} runs/s")
     return 0
+
+
+def _load_and_check(args):
+    from jaxstab.study import expand_refs
+
+    studies = expand_refs(args.study)
+    for study in studies:  # everything is checked before anything is written
+        study.check()
+    return studies
+
+
+def _interrupted(args, report, stop) -> int:
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")  # off the progress bar's line
+    print(_one_line(f"jaxstab: interrupted; {report.saved} finished runs of this "
+                    f"session are saved in {args.store}; resume with: jaxstab "
+                    f"{shlex.join(args.argv)}"), file=sys.stderr)
+    return 143 if stop.signum == signal.SIGTERM else 130
+
+
+class _StopOnSignal:
+    """Ctrl-C (SIGINT) and SIGTERM during a run: the first asks the run to stop after the
+    chunk in progress is saved (a flag read between chunks, so the signal cannot be lost
+    in a callback of JAX's, where a raised KeyboardInterrupt is swallowed); a second
+    stops at once (the chunk being written then rolls back)."""
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print("jaxstab: stopping after the chunk in progress is saved (Ctrl-C again to "
+              "stop at once)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup keeps its own
+                    self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _show_search(run) -> None:
@@ -202,7 +283,8 @@ def cmd_compare(args) -> int:
     from jaxstab.api import compare
 
     cmp = compare(args.store, args.study, metric=args.metric, kind=args.kind,
-                  correction=args.correction)
+                  correction=args.correction, fingerprint=args.fingerprint,
+                  control=args.control)
     if args.json:
         print(json.dumps(cmp.to_dict(), indent=2, allow_nan=False))
     else:

@@ -44,3 +44,14 @@ def environment() -> dict:
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "commit": commit(),
     }
+
+
+def memory_budget() -> int:
+    """Memory a chunk may use: half the accelerator's free memory, a quarter of RAM on
+    the CPU (which has no memory_stats)."""
+    import jax
+
+    stats = jax.local_devices()[0].memory_stats()
+    if stats and "bytes_limit" in stats:
+        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    return int(0.25 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from jaxstab._check import check_type, fail, is_trusted, unknown_key
+from jaxstab._check import check_type, fail, import_root, is_trusted, unknown_key
 from jaxstab.builtin import SECTIONS
 from jaxstab.errors import UserError
 from jaxstab.search_config import SearchConfig
@@ -172,7 +172,8 @@ def load_study(ref: str) -> Study:
     if ref.endswith(".toml") or path.exists():
         d = read_toml(ref)
         importable(path.parent)
-        return study_from_dict(d, ref, root=path.parent.resolve())
+        with import_root(path.parent.resolve()):
+            return study_from_dict(d, ref, root=path.parent.resolve())
     hint = difflib.get_close_matches(ref, builtin_names(), n=1)
     extra = f"; did you mean `{hint[0]}`?" if hint else "; see `jaxstab list`"
     raise UserError(f"study: unknown study `{ref}`{extra}")

@@ -82,7 +82,7 @@ class ModelConfig:
     def _check_user(self) -> None:
         import flax.linen as nn
 
-        from jaxstab._check import import_object, source_digest
+        from jaxstab._check import import_object, remember, source_digest
 
         if self.args is not None:
             if not isinstance(self.args, dict):
@@ -90,6 +90,16 @@ class ModelConfig:
             object.__setattr__(self, "args", FrozenArgs(self.args))
         if is_trusted():
             return
+        # The built-in models' own fields would be silently ignored by a user's module:
+        # its settings go in `args`.
+        for f, default in (("hidden", (128,)), ("activation", "relu"), ("dropout", 0.0),
+                           ("depth", None), ("width", None), ("channels", None),
+                           ("state_size", None), ("bidirectional", None),
+                           ("readout", None)):
+            value = getattr(self, f)
+            if (tuple(value) if isinstance(value, list) else value) != default:
+                fail(f"model.{f}", f"does not apply to a user's module `{self.name}`; give "
+                     f"its settings in `args`")
         cls = import_object(self.name, "model.name")
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
             fail("model.name", f"`{self.name}` is not a Flax module class (flax.linen."
@@ -99,6 +109,7 @@ class ModelConfig:
         except TypeError as e:
             fail("model.args", f"`{self.name}(n_out=..., **args)` failed: {e}")
         object.__setattr__(self, "source", source_digest(cls))
+        remember(self.name, self.source, cls)
 
     @property
     def user(self) -> bool:

@@ -189,9 +189,10 @@ def build_model(cfg: ModelConfig, n_classes: int, *, dropout: bool = False) -> B
     ``train=False`` in evaluation (Flax's own convention for dropout)."""
     n_out = 1 if cfg.head == "sigmoid" else n_classes
     if cfg.user:
-        from jaxstab._check import import_object
+        from jaxstab._check import import_object, recall
 
-        module = import_object(cfg.name, "model.name")(n_out=n_out, **dict(cfg.args or {}))
+        cls = recall(cfg.name, cfg.source) or import_object(cfg.name, "model.name")
+        module = cls(n_out=n_out, **dict(cfg.args or {}))
         return Built(
             module, lambda key, x: module.init({"params": key, "dropout": key}, x,
                                                train=False),

@@ -99,13 +99,17 @@ def _optax_factory(name: str):
     return fn if "learning_rate" in params else None
 
 
-def _factory(name: str):
-    """(factory, traced hyperparameter names) for a registered or an optax name."""
+def _factory(name: str, swept: tuple[str, ...] = CONTINUOUS):
+    """(factory, traced hyperparameter names) for a registered or an optax name. An
+    optax optimizer by name takes ``momentum`` / ``weight_decay`` from the run only when
+    they are factors (``swept``); otherwise optax's own defaults (or ``optimizer_args``)
+    hold, never jaxstab's [train] defaults, which are the built-in names'."""
     if name in OPTIMIZERS:
         return OPTIMIZERS[name]
     fn = _optax_factory(name)
     params = inspect.signature(fn).parameters
-    return fn, tuple(n for n in CONTINUOUS if n in params)
+    return fn, tuple(n for n in CONTINUOUS if n in params
+                     and (n == "learning_rate" or n in swept))
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,7 @@ class TrainConfig:
         if self.optimizer in SOLVERS:
             fail("train.optimizer_args", f"`{self.optimizer}` takes no arguments")
         object.__setattr__(self, "optimizer_args", FrozenArgs(self.optimizer_args))
-        fn, traced = _factory(self.optimizer)
+        fn, traced = _factory(self.optimizer, ())
         params = inspect.signature(fn).parameters
         for k in self.optimizer_args:
             if k in ("learning_rate",) + traced:
@@ -169,6 +173,16 @@ class TrainConfig:
             if k not in params:
                 check_choice(f"train.optimizer_args.{k}", k,
                              [p for p in params if p not in ("learning_rate",) + traced])
+
+    def check_generic(self, factors: tuple[str, ...]) -> None:
+        """[train] momentum / weight_decay configure the built-in optimizers; for an
+        optax optimizer by name they would be silently ignored unless swept."""
+        if self.optimizer in OPTIMIZERS or self.optimizer in SOLVERS:
+            return
+        for name, default in (("momentum", 0.9), ("weight_decay", 0.0)):
+            if getattr(self, name) != default and name not in factors:
+                fail(f"train.{name}", f"optax's `{self.optimizer}` takes it in "
+                     f"optimizer_args (or as a factor), not in [train]")
 
 
 def _schedule(cfg: TrainConfig, peak, total_steps: int):
@@ -187,10 +201,11 @@ def _schedule(cfg: TrainConfig, peak, total_steps: int):
     return lambda count: peak * shape(count)
 
 
-def make_optimizer(cfg: TrainConfig, hp: dict, total_steps: int = 1
-                   ) -> optax.GradientTransformation:
-    """``hp`` values may be traced arrays: inject_hyperparams keeps them in the state."""
-    factory, names = _factory(cfg.optimizer)
+def make_optimizer(cfg: TrainConfig, hp: dict, total_steps: int = 1,
+                   swept: tuple[str, ...] = CONTINUOUS) -> optax.GradientTransformation:
+    """``hp`` values may be traced arrays: inject_hyperparams keeps them in the state.
+    ``swept``: the continuous hyperparameters that are factors of the study."""
+    factory, names = _factory(cfg.optimizer, swept)
     kwargs = {n: hp[n] for n in names}
     if cfg.schedule not in (None, "constant"):
         kwargs["learning_rate"] = _schedule(cfg, hp["learning_rate"], total_steps)

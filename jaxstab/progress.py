@@ -169,7 +169,8 @@ class Progress:
                 if self.tty:
                     self._draw(now)
                 elif now - self._last_line >= self.interval:
-                    what = (f"{self.phase} for {clock_text(now - self._phase_t0)}"
+                    what = (f"{self.phase} and its first chunk, "
+                            f"{clock_text(now - self._phase_t0)}"
                             if self.phase else f"training, {self._status(now)}")
                     self._line(f"still running: {what}", now)
 

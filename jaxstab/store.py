@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -113,7 +114,15 @@ class Store:
         if existed and create and not os.access(self.path, os.R_OK | os.W_OK):
             raise UserError(f"--store: {self.path} is not writable")
         try:
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            if existed and not create and not (
+                    os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+                # A store we cannot write to (a read-only folder or file) is still
+                # readable: SQLite's WAL mode would need to create its -shm file, which
+                # an immutable read-only open does not.
+                uri = f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         except sqlite3.Error as e:
             raise UserError(f"--store: cannot open {self.path} ({e})") from None
         try:
@@ -222,6 +231,17 @@ class Store:
                 (fp, study.name, json.dumps(study.to_dict(), sort_keys=True), time.time()))
         return fp
 
+    def chunk_size(self, fingerprint: str) -> int | None:
+        """The chunk size the study's runs were trained with (the last one recorded):
+        a resume pads to it, so that resumed runs are bit-identical to uninterrupted
+        ones (a batched program's rounding can depend on its batch size)."""
+        for (env,) in self.db.execute("SELECT env FROM chunks WHERE fingerprint=? ORDER BY "
+                                      "id DESC", (fingerprint,)):
+            size = json.loads(env).get("chunk_size")
+            if size:
+                return int(size)
+        return None
+
     def done(self, fingerprint: str) -> set[tuple[str, int]]:
         rows = self.db.execute("SELECT setting, seed FROM runs WHERE fingerprint=?",
                                (fingerprint,))
@@ -261,17 +281,25 @@ class Store:
         return added
 
     def studies(self) -> list[tuple[str, str, float]]:
-        """(name, fingerprint, created) of every study, newest version of a name last."""
+        """(name, fingerprint, last run) of every study, the most recently run version
+        of a name last (a version's last run: its newest chunk, else its creation)."""
         return list(self.db.execute(
-            "SELECT name, fingerprint, created FROM studies ORDER BY name, created"))
+            "SELECT s.name, s.fingerprint, COALESCE(MAX(c.finished), s.created) AS last "
+            "FROM studies s LEFT JOIN chunks c USING (fingerprint) GROUP BY s.fingerprint "
+            "ORDER BY s.name, last, s.fingerprint"))
 
     def latest(self, name: str) -> str:
+        """The fingerprint of the most recently run version of ``name``."""
         rows = [fp for n, fp, _ in self.studies() if n == name]
         if not rows:
             known = sorted({n for n, _, _ in self.studies()})
             raise UserError(f"study: no results for `{name}` in {self.path}; it holds: "
                             f"{', '.join(known) or 'nothing'}")
         return rows[-1]
+
+    def versions(self, name: str) -> list[str]:
+        """Every stored version (fingerprint) of ``name``, the most recently run last."""
+        return [fp for n, fp, _ in self.studies() if n == name]
 
     def results(self, fingerprint: str) -> StudyResults:
         row = self.db.execute("SELECT config FROM studies WHERE fingerprint=?",

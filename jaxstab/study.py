@@ -45,6 +45,8 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")  # any other jax.nn name wor
 # (models.Conv1D), which changes their last bits.
 ENGINE_VERSION = 3
 MAX_SETTINGS = 100_000
+MAX_RUNS = 100_000_000  # settings x seeds: 15 minutes at a GPU's 110k runs/s
+MAX_NAME = 120
 DIRECTIONS = ("greater", "less", "two-sided")
 IMPORTED = "imported"  # the task of scores brought from elsewhere (jaxstab import)
 
@@ -152,8 +154,7 @@ class Study:
     task_source: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            fail("name", "must be a non-empty string")
+        _check_name(self.name)
         check_range("seeds", self.seeds, 1, 10_000_000)
         check_range("seed", self.seed, 0, 2**31 - 1)
         object.__setattr__(self, "vary", check_sources("vary", self.vary))
@@ -168,8 +169,7 @@ class Study:
                 check_choice("factors", n, builtin.factor_names() + ("vary",))
             if len(values) == 0:
                 fail(f"factors.{n}", "empty list, give at least one value")
-        if not self.builtin:
-            self._canonical_factors()
+        self._canonical_factors()
         for claim in self.claims:
             if self.builtin:
                 check_choice("claims.metric", claim.metric, METRICS)
@@ -189,11 +189,15 @@ class Study:
         size = math.prod(len(v) for _, v in self.factors)
         if size > MAX_SETTINGS:  # checked before expanding: a typo must not hang the loader
             fail("factors", f"{size} settings, allowed at most {MAX_SETTINGS:,}")
-        keys = [s.key for s in self.settings()]  # validates every grid point
+        settings = self.settings()  # validates every grid point
+        keys = [s.key for s in settings]
         if len(set(keys)) != len(keys):
             # Two settings with one key would share (and overwrite) their runs in a store.
             twice = next(k for k in keys if keys.count(k) > 1)
             fail("factors", f"the setting {twice} is listed twice")
+        check_runs(len(settings), self.seeds, "seeds")
+        for i, claim in enumerate(self.claims):
+            _check_claim_selects(i, claim, settings)
 
     def _resolve_task(self) -> None:
         task = self.task
@@ -206,6 +210,7 @@ class Study:
             fail("task", f"expected `module:function` or a function, got {task!r}")
         elif task not in ("", IMPORTED) and not is_trusted():
             fn, path, digest = usertask.resolve(task)
+            usertask.register(path, digest, fn)
             object.__setattr__(self, "task_source", digest)
         if self.task == "" and self.config is not None:
             fail("config", "[config] is for a user's task; give `task = \"module:function\"`")
@@ -213,15 +218,18 @@ class Study:
             object.__setattr__(self, "config", usertask.frozen(dict(self.config or {})))
 
     def _canonical_factors(self) -> None:
-        """A user factor with a float among its values is a traced hyperparameter: all its
-        values become floats, so `[1, 1.5]` is one factor and `[1, 1.0]` one value."""
+        """One spelling per value, so that spellings of one number are one setting (and
+        one fingerprint): a factor with a float among its values (a user task's) or of a
+        float field (the built-in task's) holds floats, `1` as `1.0`, `-0.0` as `0.0`."""
         out = []
         for n, values in self.factors:
-            if n != "vary" and any(isinstance(v, float) for v in values):
-                if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           for v in values):
-                    fail(f"factors.{n}", "mixes numbers with other values")
-                values = tuple(float(v) for v in values)
+            floats = (n in builtin.FLOAT_FIELDS if self.builtin
+                      else any(isinstance(v, float) for v in values))
+            if n != "vary" and floats and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                values = tuple(float(v) + 0.0 for v in values)
+            elif n != "vary" and not self.builtin and floats:
+                fail(f"factors.{n}", "mixes numbers with other values")
             out.append((n, tuple(values)))
         object.__setattr__(self, "factors", tuple(out))
 
@@ -263,9 +271,13 @@ class Study:
         if self.task == IMPORTED:
             fail("study", f"{self.name} holds imported scores; there is nothing to train")
         recorded: dict[str, set[str]] = {}
+        statics = set()
         for s in self.settings():
             if self.builtin:
                 recorded[s.key] = builtin.recorded_metrics(s)
+                if s.static not in statics:
+                    statics.add(s.static)
+                    builtin.check_memory(s)
             else:
                 shapes = usertask.check(s.static, tuple(sorted(s.hparams)))
                 recorded[s.key] = {k for k, v in shapes.items() if v == ()} | {"diverged"}
@@ -300,15 +312,51 @@ class Study:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of what decides the runs' numbers (not the seed count, not the prose)."""
+        """Hash of what decides the runs' numbers, and the study's name (not the seed
+        count, not the prose): two studies never share or relabel each other's runs."""
         d = self.to_dict()
-        keep = {k: d[k] for k in ("seed", "vary", "data", "model", "train", "factors",
-                                  "task", "task_source", "config", "points") if k in d}
+        keep = {k: d[k] for k in ("name", "seed", "vary", "data", "model", "train",
+                                  "factors", "task", "task_source", "config", "points")
+                if k in d}
         if self.builtin:
             keep["data"] = self.data.identity()
         keep["engine"] = ENGINE_VERSION
         blob = json.dumps(keep, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _check_name(name: Any) -> None:
+    """A name is a file stem in the report and a line in the terminal: short, printable."""
+    if not isinstance(name, str) or not name.strip():
+        fail("name", "must be a non-empty string")
+    if len(name) > MAX_NAME:
+        fail("name", f"{len(name)} characters, allowed at most {MAX_NAME}")
+    if not name.isprintable() or name != name.strip():
+        fail("name", f"{name!r}: use printable characters, no leading or trailing spaces")
+
+
+def check_runs(n_settings: int, seeds: int, where: str) -> None:
+    if n_settings * seeds > MAX_RUNS:
+        fail(where, f"{seeds:,} seeds x {n_settings:,} settings = {n_settings * seeds:,} "
+             f"runs, allowed at most {MAX_RUNS:,} per study")
+
+
+def _check_claim_selects(i: int, claim: Claim, settings: list[Setting]) -> None:
+    """Each side of a claim names exactly one setting, and the two differ."""
+    found = {}
+    for side in ("a", "b"):
+        sel = dict(getattr(claim, side))
+        if not sel:
+            fail(f"claims[{i}].{side}", "empty: give the factor values of one setting")
+        hits = [s for s in settings
+                if all(_plain(dict(s.factors).get(k)) == _plain(v) for k, v in sel.items())]
+        if len(hits) != 1:
+            names = ", ".join(n for n, _ in settings[0].factors)
+            fail(f"claims[{i}].{side}", f"{sel} matches {len(hits)} settings; name one "
+                 f"value of each factor ({names})")
+        found[side] = hits[0].key
+    if found["a"] == found["b"]:
+        fail(f"claims[{i}]", "a and b name the same setting; a claim compares two")
 
 
 def _plain(v: Any) -> Any:

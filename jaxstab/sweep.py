@@ -45,6 +45,7 @@ class SweepStats:
     chunks: int = 0
     per_chunk: list = field(default_factory=list)
     records: list = field(default_factory=list)  # run_pairs: every record it trained
+    chunk_size: int = 0  # runs per call of the chunk in progress (recorded with it)
 
 
 def source_indices(setting: Setting, seeds: Iterable[int]) -> np.ndarray:
@@ -153,12 +154,9 @@ def execute(settings: list[Setting], seeds: list[int], *, study_seed: int,
 
 
 def _budget_bytes() -> int:
-    """Memory a chunk may use: half the accelerator's free memory, a quarter of RAM on
-    the CPU (which has no memory_stats)."""
-    stats = jax.local_devices()[0].memory_stats()
-    if stats and "bytes_limit" in stats:
-        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
-    return int(0.25 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    from jaxstab.env import memory_budget
+
+    return memory_budget()
 
 
 def bytes_per_run(settings: list[Setting], study_seed: int, probe: int = 8) -> float:
@@ -275,6 +273,7 @@ def run_pairs(pairs: list[tuple[Setting, int]], *, study_seed: int,
         filler = part[-1] if part else pairs[0]
         padded = part + [filler] * (size_now - len(part))
         t0 = time.perf_counter()
+        stats.chunk_size = size_now
         try:
             out = execute([s for s, _ in padded], [k for _, k in padded],
                           study_seed=study_seed)
@@ -311,18 +310,24 @@ def describe(setting: Setting, group: list) -> str:
 
 def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
           skip=frozenset(), on_chunk: Callable[[list[RunRecord], float], None] | None = None,
-          progress=None) -> SweepStats:
-    """Train every (setting, seed) not in ``skip``, group by group (``run_pairs``)."""
+          progress=None, fixed: bool = False, stats: SweepStats | None = None
+          ) -> SweepStats:
+    """Train every (setting, seed) not in ``skip``, group by group (``run_pairs``);
+    ``fixed``: every call has exactly ``chunk_size`` runs (a resume does, so that its
+    runs are bit-identical to an uninterrupted sweep's); ``stats`` is filled in as
+    chunks finish (``stats.chunk_size`` says the size of the one being committed)."""
     seeds = study.seeds if seeds is None else seeds
     groups = plan(study, seeds, skip)
-    stats = SweepStats(groups=len(groups))
+    stats = SweepStats() if stats is None else stats
+    stats.groups = len(groups)
     total = sum(len(g) for g in groups)
     start = time.perf_counter()
     for i, group in enumerate(groups):
         _notify(progress, "group", i + 1, len(groups), describe(group[0][0], group),
                 len(group))
         run_pairs(group, study_seed=study.seed, chunk_size=chunk_size, on_chunk=on_chunk,
-                  progress=progress, stats=stats, total=total)
+                  progress=progress, stats=stats, total=total,
+                  fixed=fixed and chunk_size is not None)
     stats.seconds = time.perf_counter() - start
     return stats
 

@@ -28,11 +28,14 @@ def _tree_where(cond, new, old):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(cond, a, b), new, old)
 
 
-def _evaluate(model, params, data: dict, *, multiclass: bool = False) -> dict:
+def _evaluate(model, params, data: dict, *, multiclass: bool = False
+              ) -> tuple[dict, dict]:
     """End-of-training evaluation: mean cross-entropy (without the L2 penalty) and
     accuracy on the training split, plus scikit-learn's metrics on the test split, the
-    train-test accuracy gap and, for ReLU networks, the share of dead units."""
-    out = {}
+    train-test accuracy gap and, for ReLU networks, the share of dead units; and, per
+    test example, whether it was classified correctly (``test_correct``: the seed-to-
+    seed test-set noise of Jordan 2023 needs it, see jaxstab.stats.noise_baseline)."""
+    out, per_example = {}, {}
     parts = [("train", "train")] + ([("test", "test")] if "x_test" in data else [])
     for part, prefix in parts:
         x, y, m = data[f"x_{part}"], data[f"y_{part}"], data[f"m_{part}"]
@@ -42,19 +45,21 @@ def _evaluate(model, params, data: dict, *, multiclass: bool = False) -> dict:
         else:
             logits = model.predict(params, x)
         if multiclass:
-            per, _ = multiclass_loss(logits, y)
+            per, hit = multiclass_loss(logits, y)
             mets = multiclass_metrics(logits, y, m)
         else:
             score, per = scores_and_loss(logits, y)
+            hit = correct(score, y)
             mets = binary_metrics(score, y, m)
         out[f"{prefix}_loss"] = jnp.sum(m * per) / jnp.sum(m)
         out[f"{prefix}_accuracy"] = mets["accuracy"]
         if part == "test":
             for name in ("balanced_accuracy", "f1", "roc_auc"):
                 out[name] = mets[name]
+            per_example["test_correct"] = hit.astype(jnp.float32)
     if "test_accuracy" in out:
         out["train_test_gap"] = out["train_accuracy"] - out["test_accuracy"]
-    return out
+    return out, per_example
 
 
 def _dead_share(intermediates, m) -> jnp.ndarray:
@@ -81,7 +86,8 @@ def _curve_shape(loss_curve) -> dict:
 @functools.lru_cache(maxsize=None)
 def make_run(static: tuple):
     """``static`` is ``Setting.static``: (data, model, train configs, flags)."""
-    data_cfg, model_cfg, train_cfg, (use_dropout, _, use_l2) = static
+    data_cfg, model_cfg, train_cfg, (use_dropout, _, use_l2, *swept) = static
+    swept = ("learning_rate",) + (swept[0] if swept else ())
     n_classes = get_dataset(data_cfg).n_classes
     model = build_model(model_cfg, n_classes=n_classes, dropout=use_dropout)
     if train_cfg.optimizer == "newton":
@@ -105,7 +111,7 @@ def make_run(static: tuple):
         steps = math.ceil(n_rows / batch)
         n_valid = jnp.sum(m)
         params = model.init(keys["init"], x[:1])
-        tx = make_optimizer(train_cfg, hp, total_steps=epochs * steps)
+        tx = make_optimizer(train_cfg, hp, total_steps=epochs * steps, swept=swept)
         # "Early" is the step holding the label's evidence: the first one, or `lag`
         # steps before the end (long_range).
         early_step = signal_step(x.shape[1], hp["lag"]) if recurrent else 0
@@ -196,10 +202,10 @@ def make_run(static: tuple):
                 jnp.array(0, jnp.int32))
         (params, _, div, div_step, _), (loss_curve, acc_curve, *grad) = jax.lax.scan(
             epoch, init, jnp.arange(epochs))
-        metrics = _evaluate(model, params, data, multiclass=multiclass)
+        metrics, per_example = _evaluate(model, params, data, multiclass=multiclass)
         metrics["epoch_accuracy"] = acc_curve[-1]
         metrics.update(_curve_shape(loss_curve))
-        curves = {"loss": loss_curve, "accuracy": acc_curve}
+        curves = {"loss": loss_curve, "accuracy": acc_curve, **per_example}
         if recurrent:
             early, late = grad
             curves.update(grad_early=early, grad_late=late)
@@ -252,9 +258,9 @@ def _make_newton_run(model, model_cfg, train_cfg):
         theta, loss_curve = fit_logistic(x, y, m, C=model_cfg.C, max_iter=train_cfg.max_iter)
         d = x.shape[1]
         params = {"params": {"Dense_0": {"kernel": theta[:d, None], "bias": theta[d:]}}}
-        metrics = _evaluate(model, params, data)
+        metrics, per_example = _evaluate(model, params, data)
         ok = jnp.all(jnp.isfinite(theta))
-        return {"metrics": metrics, "curves": {"loss": loss_curve},
+        return {"metrics": metrics, "curves": {"loss": loss_curve, **per_example},
                 "diverged": ~ok, "diverged_step": jnp.where(ok, -1, 0).astype(jnp.int32)}
 
     return run

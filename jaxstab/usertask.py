@@ -20,7 +20,7 @@ import functools
 import json
 from typing import Any, Callable
 
-from jaxstab._check import FrozenArgs, fail, import_object, source_digest
+from jaxstab._check import FrozenArgs, fail, import_object, recall, remember, source_digest
 
 SOURCES = ("init", "order", "dropout", "split", "resample", "data")
 RESERVED = ("diverged", "diverged_step")
@@ -43,19 +43,19 @@ def static(task_path: str, digest: str, config: dict) -> tuple:
     return ("user", task_path, digest, json.dumps(config, sort_keys=True, default=repr))
 
 
-_FUNCTIONS: dict[tuple[str, str], Callable] = {}
-
-
 def register(task_path: str, digest: str, fn: Callable) -> None:
-    """Remember the function behind an import path (a Python object given to a study
-    in code cannot be imported again by path)."""
-    _FUNCTIONS[(task_path, digest)] = fn
+    """Remember the function behind an import path: a Python object given to a study in
+    code cannot be imported again by path, and two study folders may each have a
+    module of the same name."""
+    remember(task_path, digest, fn)
 
 
 def _function(task_path: str, digest: str) -> Callable:
-    if (task_path, digest) not in _FUNCTIONS:
-        _FUNCTIONS[(task_path, digest)] = resolve(task_path)[0]
-    return _FUNCTIONS[(task_path, digest)]
+    fn = recall(task_path, digest)
+    if fn is None:
+        fn = resolve(task_path)[0]
+        register(task_path, digest, fn)
+    return fn
 
 
 def _call_make_train(fn: Callable, config: dict) -> Callable:

@@ -40,7 +40,8 @@ def test_plain_lines_in_a_log_while_a_group_compiles():
     p.update(16, 16)
     lines = log.getvalue().splitlines()
     assert lines[0] == "lr-batch: compiling 1/2: batch_size=32 (8 runs)"
-    beats = [x for x in lines if "still running: compiling 1/2: batch_size=32 for" in x]
+    beats = [x for x in lines
+             if "still running: compiling 1/2: batch_size=32 and its first chunk, 0:0" in x]
     assert len(beats) >= 2
     assert "lr-batch: compiling 2/2: batch_size=256 (8 runs)" in lines
     assert lines[-1].startswith("lr-batch: 16/16 runs (100%), ") and "runs/s" in lines[-1]

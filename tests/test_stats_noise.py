@@ -16,8 +16,8 @@ from test_stats_support import results, setting
 
 def correctness(runs, n_test, rng, *, fresh=False):
     """Runs that differ only by test-set sampling: example i is right with probability
-    p_i (mostly easy examples, some hard: Beta(0.5, 0.1)), independently per run. ``fresh``: a new test set
-    (new p_i) per run, as when the split varies."""
+    p_i (mostly easy examples, some hard: Beta(0.5, 0.1)), independently per run.
+    ``fresh``: a new test set (new p_i) per run, as when the split varies."""
     p = rng.beta(0.5, 0.1, n_test)
     if fresh:
         p = rng.beta(0.5, 0.1, (runs, n_test))

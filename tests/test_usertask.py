@@ -207,6 +207,11 @@ def test_mistakes_in_user_code_are_one_line_exit_2_nothing_written(cli, pkg, tmp
      r"train.optimizer_args.b3: unknown value 'b3'"),
     ('[train]\nwarmup_steps = 3', r"train.warmup_steps: goes with schedule"),
     ('[model]\nactivation = "relux"', r"model.activation: unknown value 'relux'"),
+    ('[model]\nname = "models:ResMLP"\ndropout = 0.5',
+     r"model.dropout: does not apply to a user's module `models:ResMLP`; give its "
+     r"settings in `args`"),
+    ('[train]\noptimizer = "lion"\nweight_decay = 0.01',
+     r"train.weight_decay: optax's `lion` takes it in optimizer_args \(or as a factor\)"),
 ])
 def test_mistakes_in_builtin_components_are_one_line(cli, pkg, tmp_path, edit, message):
     import re
@@ -263,3 +268,30 @@ def test_resume_after_a_kill_trains_each_run_once(pkg, tmp_path):
     assert [f for f, _ in a] == [f for f, _ in b]
     for (_, x), (_, y) in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+def test_optax_by_name_keeps_optax_defaults_unless_swept():
+    from jaxstab.optim import _factory
+
+    assert _factory("lion", ("learning_rate",))[1] == ("learning_rate",)
+    assert _factory("lion", ("learning_rate", "weight_decay"))[1] == (
+        "learning_rate", "weight_decay")
+    assert _factory("adamw")[1] == ("learning_rate", "weight_decay")  # the registry's own
+
+
+def test_two_study_folders_with_a_module_of_one_name_stay_apart(cli, tmp_path):
+    for name, value in (("a", 1.0), ("b", 2.0)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "tasks.py").write_text(
+            "import jax.numpy as jnp\n\ndef make_train(config):\n"
+            f"    def train(keys, hparams):\n        return {{'score': jnp.array({value})}}\n"
+            "    return train\n")
+        (d / "s.toml").write_text(f'name = "probe/{name}"\ntask = "tasks:make_train"\n'
+                                  'seeds = 2\nmain_metric = "score"\n')
+    rc, out, err = cli("run", tmp_path / "a" / "s.toml", tmp_path / "b" / "s.toml")
+    assert rc == 0, err
+    assert "probe/b: 2 runs trained, 0 already in the store" in out
+    rows = [r.split(",") for r in cli("export")[1].splitlines()[1:]]
+    scores = {(r[0], r[4]): float(r[5]) for r in rows}
+    assert scores[("probe/a", "score")] == 1.0 and scores[("probe/b", "score")] == 2.0

@@ -1,8 +1,11 @@
-"""The HTML statistical report: one self-contained page per study, an index, and a JSON
-twin per page. Report data (``_model``) is built apart from rendering (``_render``).
+"""The HTML statistical report: one self-contained page per study, an index, and per
+page a JSON twin and a CSV of every run. Report data (``_model``, from jaxstab.stats
+through ``_analysis``) is built apart from rendering (``_render``, ``_page``, the SVG
+figures of ``_figures`` and ``_gridfigs``); ``_write`` builds studies in parallel and
+writes the files.
 
 The public names are re-exported lazily: ``jaxstab.cli`` imports ``report._cli`` for
-every command, and scipy, matplotlib and jinja2 (seconds to import) should load only
+every command, and scipy and jinja2 (seconds to import) should load only
 when a report is made.
 """
 

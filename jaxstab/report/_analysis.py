@@ -1,9 +1,11 @@
 """What the statistics say about a study, gathered for the page from jaxstab.stats.
 
-Every number here is computed by jaxstab.stats (rankings, comparisons, intervals, the
-test-noise baseline); this module only chooses what to ask for and arranges the
-answers. It is the one place that knows how the report talks to the statistics, so
-that moving to ``stats.analyze`` (one call for a whole study) touches nothing else.
+Every number here is computed by jaxstab.stats: one ``stats.analyze`` call per study
+(summaries, divergence rates, test-noise baselines, every pair, the omnibus test, the
+ranking with the set tied with the best, the factorial tests, the verdicts), plus the
+pieces it does not cover (the spread matrix a claim asks for, variance by source, the
+paired differences' per-seed values). This module chooses what to ask for and arranges
+the answers; it is the one place that knows how the report talks to the statistics.
 """
 
 from __future__ import annotations
@@ -21,15 +23,14 @@ from jaxstab.errors import UserError
 from jaxstab.report._grid import Grid
 
 RNG_SEED = 0  # every resampling in a report uses this seed: same store, same page
-# Resamples for the exploratory comparisons (the pairwise matrix, the ranking against
-# the best). Their p-values come from t tests, which do not resample; only the
-# secondary permutation tests and the P(A>B) interval do, and 2,000 draws put a
-# permutation p-value of 0.05 within +-0.005 (one sd) while costing 3.5x less than
-# 10,000 (bench_report). The claims' verdicts keep the statistics' default.
+# Resamples of every bootstrap and permutation in a report. The p-values that decide
+# verdicts, ties and matrices come from t and Brown-Forsythe tests, which do not
+# resample; only the secondary permutation tests and the P(A>B) and ratio intervals
+# do, and 2,000 draws put a permutation p-value of 0.05 within +-0.005 (one sd) while
+# costing under half of 10,000 (the article suite's report: 7.3 s of CPU in
+# stats.analyze against 17.5 s; 10 s in all is the target).
 EXPLORE_RESAMPLES = 1999
 MAX_PAIRWISE = 8  # a k x k matrix stays readable up to about eight settings
-# Losses and rates of trouble are better low; everything else (accuracies, AUC) high.
-_LOWER_IS_BETTER = ("loss", "error", "gap", "dead", "diverged", "rises", "variation")
 # Accuracies measured over a finite set of examples: the binomial test-noise baseline
 # applies. Balanced accuracy, F1 and AUC are not binomial proportions.
 _ACCURACIES = {"test_accuracy": "n_test", "train_accuracy": "n_train",
@@ -37,7 +38,10 @@ _ACCURACIES = {"test_accuracy": "n_test", "train_accuracy": "n_train",
 
 
 def higher_is_better(metric: str) -> bool:
-    return not any(word in metric for word in _LOWER_IS_BETTER)
+    """The statistics' guess (stats.analyze names it in its notes)."""
+    from jaxstab.stats._analysis import LOWER_IS_BETTER
+
+    return not any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 @dataclass(frozen=True)
@@ -119,45 +123,26 @@ def attempt(notes: list[str], what: str, fn: Callable[[], Any], default: Any) ->
         return default
 
 
-def verdicts(results, claims, notes) -> tuple:
-    if not claims:
-        return ()
-    return tuple(attempt(notes, "verdicts", lambda: stats.verdicts(
-        results, claims, rng=RNG_SEED), ()))
+def analysis(results, claims, metric: str, notes: list[str]):
+    """stats.analyze of the main metric and the claims; None (with a note) when the
+    study cannot be analyzed at all."""
+    a = attempt(notes, "statistics", lambda: stats.analyze(
+        results, claims, metric=metric, correction="holm", rng=RNG_SEED,
+        higher_is_better=higher_is_better(metric), n_resamples=EXPLORE_RESAMPLES), None)
+    if a is not None:
+        notes.extend(a.notes)
+    return a
 
 
-def ranking(results, metric: str, notes: list[str], pairwise_list=()):
-    """Best first, with the set tied with the best. The main metric's pairwise
-    comparisons, when the page has them, are handed over instead of recomputed."""
-    if len(results.settings) < 2:
+def spread_matrix(results, metric: str, claims, notes: list[str]):
+    """The matrix of the main metric's spread, where a claim is about it (analyze
+    compares means); only for 3 to MAX_PAIRWISE settings, as the means' matrix."""
+    if not 3 <= len(results.settings) <= MAX_PAIRWISE or not any(
+            c.metric == metric and c.kind == "spread" for c in claims):
         return None
-    pairs = {(p.a_key, p.b_key): p.comparison for pw in pairwise_list
-             if pw.metric == metric and pw.metric_kind == "mean" for p in pw.pairs}
-    return attempt(notes, "ranking", lambda: stats.rank_settings(
-        results, metric=metric, metric_kind="mean", higher_is_better=higher_is_better(metric),
-        correction="holm", rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES,
-        pairs=pairs or None), None)
-
-
-def factorial(results, metric: str, notes: list[str]):
-    """Main effects and two-factor interactions of a grid (stats.factorial)."""
-    return attempt(notes, "factor effects", lambda: stats.factorial(
-        results, metric=metric, correction="holm"), None)
-
-
-def pairwise(results, wanted: list[tuple[str, str]], notes: list[str]) -> tuple:
-    """Matrices of every pair: only for 3 to MAX_PAIRWISE settings (two settings are
-    one comparison, which the ranking and the claims already show)."""
-    if not 3 <= len(results.settings) <= MAX_PAIRWISE:
-        return ()
-    out = []
-    for metric, kind in dict.fromkeys(wanted):
-        pw = attempt(notes, f"pairwise {kind} of {metric}", lambda m=metric, k=kind:
-                     stats.pairwise(results, metric=m, metric_kind=k, correction="holm",
-                                    rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES), None)
-        if pw is not None:
-            out.append(pw)
-    return tuple(out)
+    return attempt(notes, f"pairwise spread of {metric}", lambda: stats.pairwise(
+        results, metric=metric, metric_kind="spread", correction="holm", rng=RNG_SEED,
+        n_resamples=EXPLORE_RESAMPLES), None)
 
 
 def variance(results, metric: str, n_eval: int | None, notes: list[str]) -> tuple:
@@ -184,11 +169,11 @@ def _paired(a, b, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
     return common[keep], d[keep]
 
 
-def paired_differences(results, verdict_list, rank, labels: dict[str, str],
+def paired_differences(results, verdict_list, rank, pw, labels: dict[str, str],
                        metric: str) -> tuple[PairedDiff, ...]:
     """The claims' paired comparisons of means (their interval from the verdict), and
-    every setting against the best of the ranking (its interval from stats.interval,
-    the paired t interval of the mean difference)."""
+    every setting against the best of the ranking (its interval from the pairwise
+    comparison of the two: the paired t interval of the mean difference)."""
     by_key = {s.key: s for s in results.settings}
     out = []
     for v in verdict_list:
@@ -202,17 +187,23 @@ def paired_differences(results, verdict_list, rank, labels: dict[str, str],
                               v.metric, v.setting_a, v.setting_b,
                               tuple(int(k) for k in pair[0]), tuple(float(x) for x in pair[1]),
                               float(d.point), float(d.low), float(d.high), float(d.level)))
-    if rank is not None and len(rank.ranks) > 2:
-        best = by_key[rank.ranks[0].key]
-        for r in rank.ranks[1:]:
-            pair = _paired(by_key[r.key], best, metric)
-            if pair is None or pair[1].size < 2:
-                continue
-            iv = stats.interval(pair[1], method="t")
-            out.append(PairedDiff("best", f"{labels[r.key]} − best", metric, r.key,
-                                  best.key, tuple(int(k) for k in pair[0]),
-                                  tuple(float(x) for x in pair[1]), float(iv.point),
-                                  float(iv.low), float(iv.high), float(iv.level)))
+    if rank is None or pw is None or len(rank.ranks) <= 2:
+        return tuple(out)
+    comparisons = {(p.a_key, p.b_key): p.comparison for p in pw.pairs}
+    best = rank.ranks[0].key
+    for r in rank.ranks[1:]:
+        pair = _paired(by_key[r.key], by_key[best], metric)
+        c, sign = comparisons.get((r.key, best)), 1.0
+        if c is None:
+            c, sign = comparisons.get((best, r.key)), -1.0
+        if pair is None or pair[1].size < 2 or c is None or not c.paired:
+            continue
+        d = c.difference
+        low, high = sorted((sign * d.low, sign * d.high))
+        out.append(PairedDiff("best", f"{labels[r.key]} − best", metric, r.key, best,
+                              tuple(int(k) for k in pair[0]),
+                              tuple(float(x) for x in pair[1]), sign * float(d.point),
+                              float(low), float(high), float(d.level)))
     return tuple(out)
 
 
@@ -239,23 +230,20 @@ def main_effects(results, grid: Grid, metric: str) -> tuple[MainEffect, ...]:
     return tuple(out)
 
 
-def baselines(results, summaries: dict[str, Any], n_eval: dict[str, int | None],
+def baselines(a, results, summaries: dict[str, Any], n_eval: dict[str, int | None],
               metric: str) -> tuple[Baseline, ...]:
+    """analyze's baseline where runs recorded which test examples they got right; the
+    binomial one from the evaluation set's size otherwise."""
     if metric not in _ACCURACIES:
         return ()
-    measured = {}
-    if metric == "test_accuracy":
-        try:
-            measured = {b.key: b for b in stats.noise_baselines(results)
-                        if b.baseline is not None}
-        except UserError:
-            measured = {}
+    measured = {row.key: row.noise for row in (a.settings if a is not None else ())
+                if getattr(row.noise, "baseline", None) is not None}
     out = []
     for s in results.settings:
         summ = summaries.get(s.key)
         if summ is None or not math.isfinite(summ.mean):
             continue
-        if s.key in measured:
+        if s.key in measured and metric == "test_accuracy":
             b = measured[s.key]
             out.append(Baseline(s.key, metric, int(b.n_test), summ.mean, float(b.baseline),
                                 summ.std, summ.std_interval, b.method))
@@ -288,13 +276,15 @@ def evaluation_sizes(study, metric: str) -> dict[str, int | None]:
     return out
 
 
-def divergence(results) -> tuple[Divergence, ...]:
+def divergence(a, results) -> tuple[Divergence, ...]:
+    """analyze's divergence rates and intervals, with when the runs diverged."""
+    rates = {row.key: row.divergence for row in (a.settings if a is not None else ())}
     out = []
     for s in results.settings:
         div = np.asarray(s.diverged, bool)
         steps = np.asarray(getattr(s, "diverged_step", np.full(div.size, -1)))[div]
         steps = steps[steps >= 0]
-        rate = stats.divergence_rate(div)
+        rate = rates.get(s.key) or stats.divergence_rate(div)
         out.append(Divergence(
             s.key, int(div.size), int(div.sum()), float(rate.rate or 0.0), rate.low,
             rate.high, int(steps.min()) if steps.size else None,

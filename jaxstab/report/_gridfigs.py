@@ -73,8 +73,10 @@ def heatmap_figure(name: str, panels: Sequence[Panel], scales: dict[str, tuple[f
     row_w = max(width(t, 11) for p in panels for t in p.rows + (p.row_name,)) + 30
     widest = max(len(p.cols) for p in panels)
     cell_w = min(150.0, max(64.0, (W / min(len(panels), 2) - row_w - 20) / widest))
+    cell_w = min(cell_w, (W - row_w - 20) / widest)  # many levels: narrower, never wider
     digits = 4 if cell_w >= 120 else 3
     in_cell = cell_w >= 118
+    shown = cell_w >= 40  # the value in the cell; narrower cells keep it on hover
     cell_h = 40.0 if in_cell else 30.0
     x, y, line_h = 0.0, 4.0, 0.0
     for p in panels:
@@ -107,8 +109,9 @@ def heatmap_figure(name: str, panels: Sequence[Panel], scales: dict[str, tuple[f
                 cv.rect(cx + 1, cy + 1, cell_w - 2, cell_h - 2, fill=fill, title=cell.tip)
                 ink = ink_on(fill)
                 main_y = cy + (cell_h / 2 - 5 if in_cell else cell_h / 2)
-                cv.text(cx + cell_w / 2, main_y, _short(cell.value, digits), size=12,
-                        anchor="middle", fill=ink, weight="600", baseline="middle")
+                if shown:
+                    cv.text(cx + cell_w / 2, main_y, _short(cell.value, digits), size=12,
+                            anchor="middle", fill=ink, weight="600", baseline="middle")
                 if in_cell and math.isfinite(cell.low):
                     cv.text(cx + cell_w / 2, cy + cell_h / 2 + 10,
                             f"[{_short(cell.low, 3)}, {_short(cell.high, 3)}]", size=9.5,

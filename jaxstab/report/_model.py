@@ -10,7 +10,6 @@ jaxstab.stats has no function for.
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import re
 import warnings
@@ -22,35 +21,18 @@ from typing import Any
 import numpy as np
 
 from jaxstab import stats
-from jaxstab.errors import UserError
 from jaxstab.report import _analysis as an
 from jaxstab.report._config import applicable
 from jaxstab.report._format import label
 from jaxstab.report._grid import Grid, grid_of
+from jaxstab.report._power import SeedsNeeded as SeedsNeeded
+from jaxstab.report._power import seeds_needed
+from jaxstab.report._runs import Curve as Curve
+from jaxstab.report._runs import curves, environment, runs_csv
 from jaxstab.store import Store, StudyResults
 
 RNG_SEED = an.RNG_SEED
-# The seeds-needed curve is drawn over these standardized effects / std ratios: on
-# log-log axes it is nearly straight, so 16 points draw it (each is a power search).
-EFFECT_GRID = tuple(float(x) for x in np.round(np.geomspace(0.1, 3.0, 16), 4))
-RATIO_GRID = tuple(float(x) for x in np.round(np.geomspace(1.1, 4.0, 14), 4))
-_ENV_ORDER = ("jaxstab", "jax", "jaxlib", "flax", "optax", "numpy", "python", "backend",
-              "device", "device_count", "process_count", "platform", "machine", "commit",
-              "matmul_precision", "enable_x64", "xla_flags")
-_NO_JSON = {"json": False}
-# Per-run arrays stored with the curves that are not learning curves: which test
-# examples a run got right (for stats.noise_baselines), one column per example.
-_NOT_CURVES = {"test_correct"}  # fields the JSON twin leaves out (the CSV carries them)
-
-
-@dataclass(frozen=True)
-class Curve:
-    """Median and quartiles over seeds of one learning curve, per epoch."""
-
-    name: str
-    median: tuple[float, ...]
-    q25: tuple[float, ...]
-    q75: tuple[float, ...]
+_NO_JSON = {"json": False}  # fields the JSON twin leaves out (the CSV carries them)
 
 
 @dataclass(frozen=True)
@@ -65,6 +47,9 @@ class SettingReport:
     summaries: Mapping[str, stats.Summary | None]  # None: fewer than two runs
     curves: tuple[Curve, ...]
     coords: tuple[int, ...] = ()  # level index per factor of the study's grid
+    # The other recorded metrics: the mean of the finished runs and its interval
+    # (stats.interval; None below two finished runs). Every value is in the CSV.
+    others: Mapping[str, stats.Interval | None] = field(default_factory=dict)
 
     @property
     def n_runs(self) -> int:
@@ -73,20 +58,6 @@ class SettingReport:
     @property
     def n_diverged(self) -> int:
         return sum(self.diverged)
-
-
-@dataclass(frozen=True)
-class SeedsNeeded:
-    """Seeds per setting against effect size, from stats.seeds_needed, and the claims'
-    observed effects placed on the curve."""
-
-    kind: str  # "mean" (Hedges' g) or "spread" (std ratio)
-    alpha: float
-    power: float
-    paired: bool
-    effects: tuple[float, ...]
-    seeds: tuple[int | None, ...]
-    observed: tuple[tuple[str, float, int | None], ...]  # (claim, |effect|, seeds)
 
 
 @dataclass(frozen=True)
@@ -120,8 +91,8 @@ class StudyReport:
     description: str
     question: str
     main_metric: str
-    metrics: tuple[str, ...]  # summarized metrics, the main one first
-    table_metrics: tuple[str, ...]  # the main metric and the claims' metrics
+    metrics: tuple[str, ...]  # every recorded metric, the main one first
+    table_metrics: tuple[str, ...]  # summarized in full: the main metric, the claims'
     settings: tuple[SettingReport, ...]
     verdicts: tuple[stats.Verdict, ...]
     pairwise: tuple[stats.Pairwise, ...]
@@ -141,6 +112,7 @@ class StudyReport:
     grid: Grid | None = None
     higher_is_better: bool = True  # of the main metric
     ranking: stats.Ranking | None = None  # by the main metric's mean, best first
+    omnibus: stats.Omnibus | None = None  # does any setting differ at all?
     main_effects: tuple[an.MainEffect, ...] = ()
     factorial: stats.Factorial | None = None  # tests of the factors and interactions
     paired: tuple[an.PairedDiff, ...] = ()
@@ -209,9 +181,14 @@ def slugs(names: list[str]) -> dict[str, str]:
     return out
 
 
-def _summaries(s, metrics: tuple[str, ...]) -> dict[str, stats.Summary | None]:
+def _summaries(s, metrics: tuple[str, ...], main: str = "",
+               known: stats.Summary | None = None) -> dict[str, stats.Summary | None]:
+    """The summaries of ``metrics``; the main metric's as stats.analyze made it."""
     out: dict[str, stats.Summary | None] = {}
     for m in metrics:
+        if m == main and known is not None:
+            out[m] = known
+            continue
         x = s.metrics.get(m)
         if x is None or len(x) < 2:
             out[m] = None
@@ -220,87 +197,25 @@ def _summaries(s, metrics: tuple[str, ...]) -> dict[str, stats.Summary | None]:
     return out
 
 
-def _curves(s) -> tuple[Curve, ...]:
-    out = []
-    for name in sorted(s.curves, key=lambda n: (n != "loss", n)):
-        if name in _NOT_CURVES:
-            continue
-        c = np.asarray(s.curves[name], float)
-        if c.ndim != 2 or c.shape[0] == 0:
-            continue
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")  # an epoch where every run diverged: NaN
-            q25, med, q75 = np.nanquantile(c, [0.25, 0.5, 0.75], axis=0)
-        out.append(Curve(name, *(tuple(float(v) for v in q) for q in (med, q25, q75))))
-    return tuple(out)
+def _means(s, metrics: tuple[str, ...]) -> dict[str, stats.Interval | None]:
+    out: dict[str, stats.Interval | None] = {}
+    diverged = np.asarray(s.diverged, bool)
+    for m in metrics:
+        x = np.asarray(s.metrics.get(m, ()), float)
+        x = x[~diverged[:x.size] & np.isfinite(x)] if x.size == diverged.size else x[:0]
+        out[m] = stats.interval(x, level=0.95, rng=RNG_SEED) if x.size >= 2 else None
+    return out
 
 
-def _setting(s, metrics, main, coords) -> SettingReport:
+def _setting(s, metrics, others, main, coords, known=None) -> SettingReport:
     values = np.asarray(s.metrics.get(main, np.full(len(s.seeds), np.nan)), float).copy()
     values[np.asarray(s.diverged, bool)] = np.nan
     return SettingReport(
         key=s.key, label=label(s.factors), factors=dict(s.factors),
         sources=tuple(s.sources), seeds=tuple(int(k) for k in s.seeds),
         values=tuple(float(v) for v in values), diverged=tuple(bool(d) for d in s.diverged),
-        summaries=_summaries(s, metrics), curves=_curves(s), coords=tuple(coords))
-
-
-def _seeds_needed(verdicts, kinds: set[str], paired: bool) -> tuple[SeedsNeeded, ...]:
-    m = max(len(verdicts), 1)
-    alpha, power = 0.05 / m, 0.8  # the level verdicts sizes inconclusive claims at
-    out = []
-    for kind in ("mean", "spread"):
-        if kind not in kinds:
-            continue
-        # The curve is drawn for the claims' own design (paired or not), so each
-        # claim's point sits on it.
-        mine = [v for v in verdicts if v.kind == kind]
-        design = mine[0].paired if mine else paired
-        observed = []
-        for v in mine:
-            if not math.isfinite(v.effect.point) or (kind == "spread" and v.effect.point <= 0):
-                continue
-            x = abs(v.effect.point) if kind == "mean" else max(v.effect.point,
-                                                                1 / v.effect.point)
-            try:
-                n = (stats.seeds_needed(effect_size=x, paired=design, alpha=alpha,
-                                        power=power) if kind == "mean"
-                     else stats.seeds_needed(std_ratio=x, alpha=alpha, power=power))
-            except UserError:
-                n = None  # no observed effect: no number of seeds detects it
-            observed.append((v.claim, float(x), n))
-        grid = EFFECT_GRID if kind == "mean" else RATIO_GRID
-        seen = [x for _, x, n in observed if n is not None]
-        top = max(seen, default=0.0) * 1.15
-        if top > grid[-1]:  # reach the largest observed effect
-            grid += tuple(float(x) for x in np.round(np.geomspace(grid[-1], top, 5)[1:], 4))
-        bottom = min(seen, default=grid[0]) / 1.15
-        floor = 0.02 if kind == "mean" else 1.01
-        if max(bottom, floor) < grid[0]:  # and the smallest (seeds needed grows fast)
-            grid = tuple(float(x) for x in np.round(np.geomspace(
-                max(bottom, floor), grid[0], 5)[:-1], 4)) + grid
-        curve = []
-        for g in grid:
-            try:
-                curve.append(stats.seeds_needed(effect_size=g, paired=design, alpha=alpha,
-                                                power=power) if kind == "mean"
-                             else stats.seeds_needed(std_ratio=g, alpha=alpha, power=power))
-            except UserError:
-                curve.append(None)
-        out.append(SeedsNeeded(kind, alpha, power, design, grid, tuple(curve),
-                               tuple(observed)))
-    return tuple(out)
-
-
-def _environment(results: StudyResults) -> tuple[tuple[str, str], ...]:
-    seen: dict[str, list[str]] = {}
-    for chunk in results.chunks:
-        for k, v in (chunk.get("env") or {}).items():
-            text = "unknown" if v is None else "(none)" if v == "" else str(v)
-            if text not in seen.setdefault(k, []):
-                seen[k].append(text)
-    keys = [k for k in _ENV_ORDER if k in seen] + sorted(k for k in seen if k not in _ENV_ORDER)
-    return tuple((k, "; ".join(seen[k])) for k in keys)
+        summaries=_summaries(s, metrics, main, known), curves=curves(s),
+        coords=tuple(coords), others=_means(s, others))
 
 
 def _search(result) -> SearchReport:
@@ -310,29 +225,6 @@ def _search(result) -> SearchReport:
     return SearchReport(tuple(cfg.methods), cfg.trials, cfg.seeds, cfg.fresh_seeds,
                         len({p.replicate for p in result.picks}), rows,
                         tuple(result.verdicts(rng=RNG_SEED)))
-
-
-def runs_csv(results: StudyResults) -> str:
-    """Every run's final values, in ``jaxstab export``'s columns (one row per run and
-    metric; ``value`` empty where the run diverged)."""
-    import csv
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
-                "diverged_step"])
-    name, fp = results.study.name, results.fingerprint
-    for s in results.settings:
-        steps = np.asarray(getattr(s, "diverged_step", np.full(len(s.seeds), -1)))
-        metrics = {m: np.asarray(v, float) for m, v in sorted(s.metrics.items())}
-        for i, seed in enumerate(s.seeds):
-            div = bool(s.diverged[i])
-            step = "" if steps[i] < 0 else int(steps[i])
-            for m, v in metrics.items():
-                x = float(v[i])
-                w.writerow([name, fp, s.key, int(seed), m,
-                            repr(x) if math.isfinite(x) else "", int(div), step])
-    return buf.getvalue()
 
 
 def build_study(results: StudyResults, slug: str, now: str, search=None) -> StudyReport:
@@ -349,16 +241,21 @@ def build_study(results: StudyResults, slug: str, now: str, search=None) -> Stud
         notes.append(f"{len(results.settings) - len(ran)} setting(s) have no runs yet")
         results = an.replace_settings(results, ran)
     grid = grid_of(getattr(study, "factors", ()), [dict(s.factors) for s in ran])
-    settings = tuple(_setting(s, metrics, main, co) for s, co in zip(ran, grid.coords))
+    a = an.analysis(results, claims, main, notes) if ran else None
+    first = {row.key: row.summary for row in (a.settings if a is not None else ())}
+    others = tuple(m for m in metrics if m not in table_metrics)
+    settings = tuple(_setting(s, table_metrics, others, main, co, first.get(s.key))
+                     for s, co in zip(ran, grid.coords))
     labels = {s.key: s.label for s in settings}
-    verdicts = an.verdicts(results, claims, notes) if ran else ()
-    # The main metric's matrix, and its spread's when a claim is about that: a claim on
-    # another metric is one comparison, which its verdict already shows.
-    pairs = an.pairwise(results, [(main, "mean")] + [(c.metric, c.kind) for c in claims
-                                                     if c.metric == main], notes)
-    ranking = an.ranking(results, main, notes, pairs) if len(ran) >= 2 else None
-    paired = any(p.comparison.paired for pw in pairs for p in pw.pairs) or any(
-        v.paired for v in verdicts)
+    verdicts = tuple(a.verdicts) if a is not None else ()
+    ranking = a.ranking if a is not None else None
+    # The matrix of the main metric's means (and spreads, when a claim is about them)
+    # for 3 to 8 settings: two settings are one comparison (the ranking shows it), more
+    # than eight an unreadable matrix; a claim on another metric is its verdict.
+    means = a.pairwise if a is not None and 3 <= len(ran) <= an.MAX_PAIRWISE else None
+    spread = an.spread_matrix(results, main, claims, notes)
+    pairs = tuple(pw for pw in (means, spread) if pw is not None)
+    paired = any(v.paired for v in verdicts)
     kinds = {v.kind for v in verdicts}
     n_eval = an.evaluation_sizes(study, main)
     sizes = {n for n in n_eval.values() if n}
@@ -368,24 +265,27 @@ def build_study(results: StudyResults, slug: str, now: str, search=None) -> Stud
         name=study.name, slug=slug, fingerprint=results.fingerprint,
         description=getattr(study, "description", ""), question=getattr(study, "question", ""),
         main_metric=main, metrics=metrics, table_metrics=table_metrics, settings=settings,
-        verdicts=tuple(verdicts), pairwise=pairs,
-        seeds_needed=_seeds_needed(verdicts, kinds, paired),
+        verdicts=verdicts, pairwise=pairs,
+        seeds_needed=seeds_needed(verdicts, kinds, paired),
         variance=an.variance(results, main, sizes.pop() if len(sizes) == 1 else None,
                              notes) if ran else (),
-        environment=_environment(results),
+        environment=environment(results),
         seeds=max((s.n_runs for s in settings), default=0),
         runs=sum(s.n_runs for s in settings), diverged=sum(s.n_diverged for s in settings),
         wall_seconds=float(sum(c["seconds"] for c in results.chunks)),
         chunks=len(results.chunks), date=timestamp(max(finished) if finished else None),
-        config=study.to_dict(), notes=tuple(notes), generated=now,
+        config=study.to_dict(), notes=tuple(dict.fromkeys(notes)), generated=now,
         search=None if search is None else an.attempt(notes, "search",
                                                       lambda: _search(search), None),
-        grid=grid, higher_is_better=an.higher_is_better(main), ranking=ranking,
+        grid=grid, higher_is_better=a.higher_is_better if a is not None
+        else an.higher_is_better(main), ranking=ranking,
+        omnibus=a.omnibus if a is not None else None,
         main_effects=an.main_effects(results, grid, main) if ran else (),
-        factorial=an.factorial(results, main, notes) if len(grid.factors) >= 2 else None,
-        paired=an.paired_differences(results, verdicts, ranking, labels, main),
-        baselines=an.baselines(results, main_summaries, n_eval, main),
-        divergence=an.divergence(results), shown_config=applicable(study),
+        factorial=a.factorial if a is not None else None,
+        paired=an.paired_differences(results, verdicts, ranking,
+                                     a.pairwise if a is not None else None, labels, main),
+        baselines=an.baselines(a, results, main_summaries, n_eval, main),
+        divergence=an.divergence(a, results), shown_config=applicable(study),
         runs_csv=runs_csv(results))
 
 

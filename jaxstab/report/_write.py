@@ -41,8 +41,9 @@ def _jobs(jobs: int | None, n: int) -> int:
     if jobs is not None:
         if jobs < 1:
             raise UserError(f"--jobs: must be at least 1, got {jobs}")
-    else:
-        jobs = min(os.cpu_count() or 1, MAX_JOBS)
+    else:  # the cores this process may run on (a container may allow fewer than exist)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        jobs = min(cores or os.cpu_count() or 1, MAX_JOBS)
     forkable = hasattr(os, "fork") and sys.platform.startswith("linux")
     return 1 if not forkable or _jax_started() else max(1, min(jobs, n))
 

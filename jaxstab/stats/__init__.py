@@ -3,7 +3,9 @@
 Pure functions over per-seed arrays (shape ``(n_seeds,)``) or study results, with
 keyword-only options and frozen result dataclasses (``to_dict()`` gives JSON-ready
 data). The seed is the unit of replication; every resampling function takes ``rng``
-(None: a fixed seed, so reports are reproducible). Reference: docs/statistics.md.
+(None: a fixed seed, so reports are reproducible). ``analyze`` gathers everything
+``jaxstab compare`` and the report show into one record. Reference:
+docs/statistics.md.
 """
 
 from jaxstab.stats._analysis import Analysis as Analysis
@@ -36,12 +38,12 @@ from jaxstab.stats._multiple import PairComparison as PairComparison
 from jaxstab.stats._multiple import Pairwise as Pairwise
 from jaxstab.stats._multiple import adjust_pvalues as adjust_pvalues
 from jaxstab.stats._multiple import pairwise as pairwise
-from jaxstab.stats._omnibus import Omnibus as Omnibus
-from jaxstab.stats._omnibus import omnibus as omnibus
-from jaxstab.stats._omnibus import welch_anova as welch_anova
 from jaxstab.stats._noise import NoiseBaseline as NoiseBaseline
 from jaxstab.stats._noise import noise_baseline as noise_baseline
 from jaxstab.stats._noise import noise_baselines as noise_baselines
+from jaxstab.stats._omnibus import Omnibus as Omnibus
+from jaxstab.stats._omnibus import omnibus as omnibus
+from jaxstab.stats._omnibus import welch_anova as welch_anova
 from jaxstab.stats._power import brown_forsythe_effect as brown_forsythe_effect
 from jaxstab.stats._power import seeds_needed as seeds_needed
 from jaxstab.stats._shape import Shape as Shape

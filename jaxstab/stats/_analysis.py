@@ -20,6 +20,7 @@ from jaxstab.stats._multiple import CORRECTIONS, Pairwise, pairwise
 from jaxstab.stats._noise import NoiseBaseline, noise_baselines
 from jaxstab.stats._omnibus import Omnibus, omnibus
 from jaxstab.stats._summary import Summary, summarize
+from jaxstab.stats._text import format_analysis
 from jaxstab.stats._verdicts import Verdict, verdicts
 
 # Metric names whose smaller values are better, for the ranking when the caller does
@@ -73,8 +74,8 @@ class Analysis(Record):
     notes: tuple[str, ...]
 
     def format(self, *, max_pairs: int = 15) -> str:
-        from jaxstab.stats._text import format_analysis
-
+        """The text ``jaxstab compare`` prints; pairs beyond ``max_pairs`` are counted
+        and only the significant ones shown (all are in ``to_dict()``)."""
         return format_analysis(self, max_pairs=max_pairs)
 
 

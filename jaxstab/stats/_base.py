@@ -87,9 +87,10 @@ def is_constant(x: Any, *like: Any) -> bool:
 
 def snap(x: np.ndarray, *like: Any) -> np.ndarray:
     """``x`` with its rounding residue removed when it is constant (every entry its
-    mean, the same float), so that scipy sees an exactly constant sample."""
+    median, one of its own values, so ties with other samples are kept), so that
+    scipy sees an exactly constant sample."""
     if x.size and is_constant(x, *like):
-        return np.full(x.shape, float(np.mean(x)))
+        return np.full(x.shape, float(np.median(x)))
     return x
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
 from jaxstab.stats._base import Record
-from jaxstab.stats._compare import KINDS, Comparison
+from jaxstab.stats._compare import KINDS, Comparison, reverse
 from jaxstab.stats._intervals import Interval, interval, std_interval
 from jaxstab.stats._multiple import CORRECTIONS, adjust_pvalues, compare_groups
 
@@ -145,21 +145,16 @@ def rank_settings(data: Any, *, metric: str | None = None, metric_kind: str = "m
         i = int(i)
         iv = (interval(xs[i], level=level, rng=gen, n_resamples=n_resamples)
               if metric_kind == "mean" else std_interval(xs[i], level=level))
-        comp = None if pos == 0 else _oriented(table, i, first, gs, metric_kind, level,
-                                                gen, n_resamples)
+        comp = None if pos == 0 else _oriented(table, i, first)
         ranks.append(Rank(pos + 1, gs[i].name, gs[i].key, xs[i].size, values[i], iv,
                           None if comp is None else comp.p_value, p_not_best[i],
                           p_not_best[i] >= alpha, comp))
     return Ranking(metric or "", metric_kind, correction, alpha, tuple(ranks))
 
 
-def _oriented(table: dict, i: int, j: int, gs, metric_kind, level, gen,
-              n_resamples) -> Comparison:
-    """gs[i] against gs[j] (A = i), from the table when it holds that orientation."""
-    if (i, j) in table:
-        return table[(i, j)]
-    return compare_groups(gs[i], gs[j], metric_kind=metric_kind, alternative="two-sided",
-                          paired=None, level=level, rng=gen, n_resamples=n_resamples)
+def _oriented(table: dict, i: int, j: int) -> Comparison:
+    """gs[i] against gs[j] (A = i), from the table in either orientation."""
+    return table[(i, j)] if (i, j) in table else reverse(table[(j, i)])
 
 
 def _find_control(gs: Sequence[_study.Group], control: Any, data: Any) -> int:
@@ -195,7 +190,11 @@ def compare_to_control(data: Any, control: Any, *, metric: str | None = None,
     for i, g in enumerate(gs):
         if i == c:
             continue
-        known = pairs.get((g.key, gs[c].key)) if pairs else None
+        known = None
+        if pairs and (g.key, gs[c].key) in pairs:
+            known = pairs[(g.key, gs[c].key)]
+        elif pairs and (gs[c].key, g.key) in pairs:
+            known = reverse(pairs[(gs[c].key, g.key)])
         comps.append((g, known or compare_groups(
             g, gs[c], metric_kind=metric_kind, alternative="two-sided", paired=None,
             level=level, rng=gen, n_resamples=n_resamples)))

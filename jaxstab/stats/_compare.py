@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,3 +196,39 @@ def compare(a: Any, b: Any, *, metric_kind: str = "mean", alternative: str = "tw
         direction=_direction(gap, tol), tests=tuple(tests), difference=difference,
         effects=effects, note=note,
     )
+
+
+def _reverse_effect(e: Effect) -> Effect:
+    if e.name.startswith("P(A>B)"):
+        return dataclasses.replace(e, point=1 - e.point, low=1 - e.high, high=1 - e.low)
+    if "/" in e.name:  # a ratio
+        inv = [1 / v if v != 0 else float("inf") for v in (e.point, e.high, e.low)]
+        return dataclasses.replace(e, point=inv[0], low=inv[1], high=inv[2])
+    return dataclasses.replace(e, point=-e.point, low=-e.high, high=-e.low)
+
+
+# Two-sided tests whose statistic changes sign when A and B swap (the others are
+# symmetric: F and chi-square statistics, Wilcoxon's min(W+, W-)).
+_ANTISYMMETRIC = {"Welch t", "permutation", "paired t", "paired permutation",
+                  "paired Brown-Forsythe", "paired permutation (median-centered)"}
+
+
+def reverse(c: Comparison) -> Comparison:
+    """B against A from A against B, for a two-sided comparison: the same tests and
+    p-values, effects and direction turned around (no recomputation)."""
+    if c.alternative != "two-sided":
+        raise UserError("reverse: only two-sided comparisons can be turned around")
+    tests = []
+    for t in c.tests:
+        stat = t.statistic
+        if t.name in _ANTISYMMETRIC:
+            stat = -stat
+        elif t.name == "Mann-Whitney U":
+            stat = c.n_a * c.n_b - stat
+        tests.append(dataclasses.replace(t, statistic=stat))
+    flip = {"greater": "less", "less": "greater"}
+    return dataclasses.replace(
+        c, n_a=c.n_b, n_b=c.n_a, mean_a=c.mean_b, mean_b=c.mean_a, std_a=c.std_b,
+        std_b=c.std_a, direction=flip.get(c.direction, c.direction), tests=tuple(tests),
+        difference=_reverse_effect(c.difference),
+        effects=tuple(_reverse_effect(e) for e in c.effects))

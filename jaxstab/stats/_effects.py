@@ -9,7 +9,7 @@ import scipy.optimize as opt
 import scipy.special as sp
 import scipy.stats as st
 
-from jaxstab.stats._base import Record, is_constant, quiet
+from jaxstab.stats._base import Record, is_constant, quiet, tolerance
 from jaxstab.stats._intervals import bootstrap
 
 # Above this many seeds per side the bootstrap's jackknife (BCa) and its resampling of
@@ -33,6 +33,11 @@ class Effect(Record):
 
 def _nan_effect(name: str, level: float, note: str, point: float = float("nan")) -> Effect:
     return Effect(name, point, float("nan"), float("nan"), "", level, note)
+
+
+def _exact_zero(x: float, a: np.ndarray, b: np.ndarray) -> float:
+    """0 for a difference that is rounding residue (relative to the metric's scale)."""
+    return 0.0 if abs(x) <= tolerance(a, b) else x
 
 
 def hedges_correction(df: float) -> float:
@@ -140,7 +145,7 @@ def prob_improvement(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float
 
 def mean_difference(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float) -> Effect:
     """mean(A) - mean(B) with Welch's (or the paired) t interval."""
-    point = float(np.mean(a) - np.mean(b))
+    point = _exact_zero(float(np.mean(a) - np.mean(b)), a, b)
     name = "mean(A) - mean(B)"
     if (paired and is_constant(a - b, a, b)) or (
             not paired and is_constant(a, a, b) and is_constant(b, a, b)):
@@ -170,7 +175,7 @@ def spread_difference(a: np.ndarray, b: np.ndarray, *, paired: bool,
     interval excludes 0 exactly when the two-sided primary test rejects at 1 - level."""
     u, v = deviations(a), deviations(b)
     name = "spread(A) - spread(B)"
-    point = float(np.mean(u) - np.mean(v))
+    point = _exact_zero(float(np.mean(u) - np.mean(v)), a, b)
     if paired:
         if is_constant(u - v, a, b):
             return Effect(name, point, point, point, "no variation", level,

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.stats as st
 
 from jaxstab.stats import _check, _study
 from jaxstab.stats._base import Record

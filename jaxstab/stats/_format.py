@@ -26,7 +26,7 @@ def _p(p: float | None) -> str:
 
 def _effect(e: Effect | None) -> str:
     if e is None or math.isnan(e.point):
-        return "-"
+        return "n/a"
     if math.isnan(e.low):
         return _num(e.point)
     return f"{_num(e.point)} [{_num(e.low)}, {_num(e.high)}]"

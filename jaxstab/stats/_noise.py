@@ -41,7 +41,9 @@ class NoiseBaseline(Record):
     note: str
 
 
-def _check_correct(correct: Any) -> np.ndarray:
+def _check_inputs(correct: Any, test_set_varies: Any) -> np.ndarray:
+    if not isinstance(test_set_varies, (bool, np.bool_)):
+        raise UserError(f"test_set_varies: must be True or False, got {test_set_varies!r}")
     try:
         arr = np.asarray(correct, dtype=float)
     except (TypeError, ValueError):
@@ -63,9 +65,7 @@ def noise_baseline(correct: Any, *, test_set_varies: bool = False,
     the fixed-test-set formula sqrt(sum_i p_i (1 - p_i)) / n applies (never larger
     than the binomial one); True (``split`` or ``data`` varies): sqrt(p (1 - p) / n).
     """
-    x = _check_correct(correct)
-    if not isinstance(test_set_varies, (bool, np.bool_)):
-        raise UserError(f"test_set_varies: must be True or False, got {test_set_varies!r}")
+    x = _check_inputs(correct, test_set_varies)
     k, n = x.shape
     if k < 2:
         return NoiseBaseline(setting, key, k, n, None, None, None, None, "",

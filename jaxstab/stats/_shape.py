@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats as st
 
+from jaxstab.stats import _check
 from jaxstab.stats._base import Record, is_constant, quiet
 
 # A run more than OUTLIER_Z robust stds (1.4826 MAD) from the median is "far from the
@@ -53,8 +54,9 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
 
 
 def shape_of(x: np.ndarray) -> Shape:
-    """Flag far outliers and non-normality of finished-run values ``x`` (1-D)."""
-    x = np.asarray(x, dtype=float)
+    """Flag far outliers and non-normality of finished-run values ``x`` (1-D;
+    non-finite values, i.e. diverged runs, are left out)."""
+    x = _check.array(x, "x")
     x = x[np.isfinite(x)]
     n = int(x.size)
     if n < 3 or is_constant(x):

@@ -150,8 +150,8 @@ def shortfall(a: Group, b: Group, *, paired: bool, min_n: int) -> str:
         x, y = aligned(a, b)
         n = int((np.isfinite(x) & np.isfinite(y)).sum())
         if n < min_n:
-            return (f"too few complete pairs: {n} ({min_n} needed); {a.name}: {a.runs()}; "
-                    f"{b.name}: {b.runs()}")
+            return (f"too few finished runs to pair: {n} complete pair(s), {min_n} needed; "
+                    f"{a.name}: {a.runs()}; {b.name}: {b.runs()}")
         return ""
     short = [g for g in (a, b) if g.n_finished < min_n]
     if short:

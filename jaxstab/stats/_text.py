@@ -113,7 +113,8 @@ def _pairs(a, max_pairs: int) -> str:
             f"factor tests above use fewer comparisons): {len(keep)} significant"
             + (f", the first {max_pairs} shown" if len(keep) > max_pairs else "")
             + "; every pair is in --json")
-    return head + ("\n" + format_comparison_table(shown) if keep else "")
+    body = format_comparison_table(shown).split("\n", 1)[1]  # its title counts shown pairs
+    return head + ("\n" + body if keep else "")
 
 
 def format_analysis(a, *, max_pairs: int = 15) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -126,13 +126,77 @@ def _statement(claim: Any, status: str, ga, gb, comp: Comparison | None, p_adj: 
             f"{ga.name} than for {gb.name} ({p})")
 
 
+class _Row(NamedTuple):
+    claim: Any
+    ga: _study.Group
+    gb: _study.Group
+    paired: bool
+    divergence: DivergenceTest
+    short: str  # why the claim cannot be tested ("" when it can)
+    comparison: Comparison | None
+
+
+def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Generator,
+             n_resamples: int) -> _Row:
+    where = _check_claim(claim)
+    sa = _study.find(settings, claim.a, f"{where}: a")
+    sb = _study.find(settings, claim.b, f"{where}: b")
+    if sa is sb:
+        raise UserError(f"{where}: a and b select the same setting {sa.key}")
+    try:
+        ga, gb = _study.group(sa, claim.metric), _study.group(sb, claim.metric)
+    except UserError as err:
+        raise UserError(f"{where}: {err}") from None
+    paired = _study.can_pair(ga, gb)
+    fa, fb = _study.aligned(ga, gb) if paired else (ga.values, gb.values)
+    div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
+    short = _study.shortfall(ga, gb, paired=paired, min_n=3 if claim.kind == "spread" else 2)
+    comp = None if short else compare_groups(
+        ga, gb, metric_kind=claim.kind, alternative="two-sided", paired=paired,
+        level=level, rng=gen, n_resamples=n_resamples)
+    return _Row(claim, ga, gb, paired, div, short, comp)
+
+
+def _verdict(row: _Row, p_adj: float, d_adj: float, *, alpha: float, power: float,
+             m: int, correction: str, level: float) -> Verdict:
+    claim, ga, gb, paired, div, short, comp = row
+    status = _status(claim, comp, p_adj, alpha)
+    needed, reason = None, short
+    if comp is not None and status != "inconclusive":
+        reason = f"{correction}-corrected p = {p_adj:.2g} < alpha = {alpha:g}"
+    elif comp is not None:
+        reason = (f"{correction}-corrected p = {p_adj:.2g} is not below alpha = {alpha:g}"
+                  if not p_adj < alpha else "no difference in either direction")
+        needed, why = seeds_for(comp, ga, gb, alpha=alpha / m, power=power)
+        reason += f"; seeds needed: {why}" if needed is not None else f"; {why}"
+    mean = claim.kind == "mean"
+    effect = comp.effects[0] if comp else _missing(
+        "Hedges' g" if mean else "spread(A) / spread(B)", level, f"not computed: {short}")
+    difference = comp.difference if comp else _missing(
+        "mean(A) - mean(B)" if mean else "spread(A) - spread(B)", level,
+        f"not computed: {short}")
+    note = "; ".join(n for n in [comp.note if comp else "",
+                                 _divergence_note(ga, gb, div, d_adj, alpha, correction)] if n)
+    return Verdict(
+        claim=claim.text, metric=claim.metric, kind=claim.kind, direction=claim.direction,
+        status=status, test=comp.primary if comp else "",
+        p_value=comp.p_value if comp else float("nan"), p_adjusted=float(p_adj),
+        correction=correction, alpha=alpha, effect=effect, difference=difference,
+        n_a=comp.n_a if comp else ga.n_finished, n_b=comp.n_b if comp else gb.n_finished,
+        n_diverged_a=ga.n_diverged, n_diverged_b=gb.n_diverged, paired=paired,
+        setting_a=ga.key, setting_b=gb.key, seeds_needed=needed, comparison=comp,
+        note=note, n_total_a=ga.n_total, n_total_b=gb.n_total, divergence=div,
+        divergence_p_adjusted=float(d_adj), reason=reason,
+        statement=_statement(claim, status, ga, gb, comp, p_adj, correction, reason))
+
+
 def verdicts(results: Any, claims: Sequence[Any], *, correction: str = "holm",
              alpha: float = 0.05, level: float = 0.95, power: float = 0.8,
              rng: Any = None, n_resamples: int = 9999) -> tuple[Verdict, ...]:
     """Judge each claim ("the setting matching ``a`` has a greater / less / different
     (``direction="two-sided"``) mean or spread of ``metric`` than the one matching
     ``b``") with ``compare``'s primary two-sided test (paired when both settings vary
-    the same seed sources), p-values corrected across the claims. ``holds``:
+    the same seed sources), p-values corrected across the testable claims. ``holds``:
     significant in the claimed direction (either direction for a two-sided claim);
     ``refuted``: significant the other way (never for a two-sided claim);
     ``inconclusive``: neither, or too few finished runs to test (that claim only).
@@ -144,62 +208,13 @@ def verdicts(results: Any, claims: Sequence[Any], *, correction: str = "holm",
     if not claims:
         return ()
     settings = _study.settings_of(results)
-    rows = []
-    for claim in claims:
-        where = _check_claim(claim)
-        sa = _study.find(settings, claim.a, f"{where}: a")
-        sb = _study.find(settings, claim.b, f"{where}: b")
-        if sa is sb:
-            raise UserError(f"{where}: a and b select the same setting {sa.key}")
-        try:
-            ga, gb = _study.group(sa, claim.metric), _study.group(sb, claim.metric)
-        except UserError as err:
-            raise UserError(f"{where}: {err}") from None
-        paired = _study.can_pair(ga, gb)
-        fa, fb = (_study.aligned(ga, gb) if paired else (ga.values, gb.values))
-        div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
-        short = _study.shortfall(ga, gb, paired=paired,
-                                 min_n=3 if claim.kind == "spread" else 2)
-        comp = None if short else compare_groups(
-            ga, gb, metric_kind=claim.kind, alternative="two-sided", paired=paired,
-            level=level, rng=gen, n_resamples=n_resamples)
-        rows.append((claim, ga, gb, paired, div, short, comp))
-    testable = [i for i, r in enumerate(rows) if r[-1] is not None]
+    rows = [_prepare(c, settings, level=level, gen=gen, n_resamples=n_resamples)
+            for c in claims]
+    testable = [i for i, r in enumerate(rows) if r.comparison is not None]
     adjusted = np.full(len(rows), np.nan)
-    adjusted[testable] = adjust_pvalues([rows[i][-1].p_value for i in testable],
+    adjusted[testable] = adjust_pvalues([rows[i].comparison.p_value for i in testable],
                                         method=correction)
-    div_adjusted = adjust_pvalues([r[4].p_value for r in rows], method=correction)
-    out = []
-    for (claim, ga, gb, paired, div, short, comp), p_adj, d_adj in zip(
-            rows, adjusted, div_adjusted, strict=True):
-        status = _status(claim, comp, p_adj, alpha)
-        needed, reason = None, short
-        if comp is not None and status != "inconclusive":
-            reason = f"{correction}-corrected p = {p_adj:.2g} < alpha = {alpha:g}"
-        if comp is not None and status == "inconclusive":
-            reason = (f"{correction}-corrected p = {p_adj:.2g} is not below alpha = "
-                      f"{alpha:g}" if not p_adj < alpha else "no difference in either "
-                      "direction")
-            needed, why = seeds_for(comp, ga, gb, alpha=alpha / len(rows), power=power)
-            reason += f"; seeds needed: {why}" if needed is not None else f"; {why}"
-        why_missing = short or ""
-        effect = comp.effects[0] if comp else _missing(
-            "Hedges' g" if claim.kind == "mean" else "spread(A) / spread(B)", level,
-            f"not computed: {why_missing}")
-        difference = comp.difference if comp else _missing(
-            "mean(A) - mean(B)" if claim.kind == "mean" else "spread(A) - spread(B)",
-            level, f"not computed: {why_missing}")
-        note = "; ".join(n for n in [comp.note if comp else "", _divergence_note(
-            ga, gb, div, d_adj, alpha, correction)] if n)
-        out.append(Verdict(
-            claim=claim.text, metric=claim.metric, kind=claim.kind,
-            direction=claim.direction, status=status, test=comp.primary if comp else "",
-            p_value=comp.p_value if comp else float("nan"), p_adjusted=float(p_adj),
-            correction=correction, alpha=alpha, effect=effect, difference=difference,
-            n_a=comp.n_a if comp else ga.n_finished, n_b=comp.n_b if comp else gb.n_finished,
-            n_diverged_a=ga.n_diverged, n_diverged_b=gb.n_diverged, paired=paired,
-            setting_a=ga.key, setting_b=gb.key, seeds_needed=needed, comparison=comp,
-            note=note, n_total_a=ga.n_total, n_total_b=gb.n_total, divergence=div,
-            divergence_p_adjusted=float(d_adj), reason=reason,
-            statement=_statement(claim, status, ga, gb, comp, p_adj, correction, reason)))
-    return tuple(out)
+    div_adjusted = adjust_pvalues([r.divergence.p_value for r in rows], method=correction)
+    return tuple(_verdict(r, p, d, alpha=alpha, power=power, m=len(rows),
+                          correction=correction, level=level)
+                 for r, p, d in zip(rows, adjusted, div_adjusted, strict=True))

@@ -1,0 +1,78 @@
+"""What the store holds about the runs besides their statistics: learning-curve bands,
+the environment they ran in, and every value as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from jaxstab.store import StudyResults
+
+_ENV_ORDER = ("jaxstab", "jax", "jaxlib", "flax", "optax", "numpy", "python", "backend",
+              "device", "device_count", "process_count", "platform", "machine", "commit",
+              "matmul_precision", "enable_x64", "xla_flags")
+# Per-run arrays stored with the curves that are not learning curves: which test
+# examples a run got right (for stats.noise_baselines), one column per example.
+_NOT_CURVES = {"test_correct"}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Median and quartiles over seeds of one learning curve, per epoch."""
+
+    name: str
+    median: tuple[float, ...]
+    q25: tuple[float, ...]
+    q75: tuple[float, ...]
+
+
+def curves(s) -> tuple[Curve, ...]:
+    out = []
+    for name in sorted(s.curves, key=lambda n: (n != "loss", n)):
+        if name in _NOT_CURVES:
+            continue
+        c = np.asarray(s.curves[name], float)
+        if c.ndim != 2 or c.shape[0] == 0:
+            continue
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # an epoch where every run diverged: NaN
+            q25, med, q75 = np.nanquantile(c, [0.25, 0.5, 0.75], axis=0)
+        out.append(Curve(name, *(tuple(float(v) for v in q) for q in (med, q25, q75))))
+    return tuple(out)
+
+
+def environment(results: StudyResults) -> tuple[tuple[str, str], ...]:
+    seen: dict[str, list[str]] = {}
+    for chunk in results.chunks:
+        for k, v in (chunk.get("env") or {}).items():
+            text = "unknown" if v is None else "(none)" if v == "" else str(v)
+            if text not in seen.setdefault(k, []):
+                seen[k].append(text)
+    keys = [k for k in _ENV_ORDER if k in seen] + sorted(k for k in seen if k not in _ENV_ORDER)
+    return tuple((k, "; ".join(seen[k])) for k in keys)
+
+
+def runs_csv(results: StudyResults) -> str:
+    """Every run's final values, in ``jaxstab export``'s columns (one row per run and
+    metric; ``value`` empty where the run diverged)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
+                "diverged_step"])
+    name, fp = results.study.name, results.fingerprint
+    for s in results.settings:
+        steps = np.asarray(getattr(s, "diverged_step", np.full(len(s.seeds), -1)))
+        metrics = {m: np.asarray(v, float) for m, v in sorted(s.metrics.items())}
+        for i, seed in enumerate(s.seeds):
+            div = bool(s.diverged[i])
+            step = "" if steps[i] < 0 else int(steps[i])
+            for m, v in metrics.items():
+                x = float(v[i])
+                w.writerow([name, fp, s.key, int(seed), m,
+                            repr(x) if math.isfinite(x) else "", int(div), step])
+    return buf.getvalue()
