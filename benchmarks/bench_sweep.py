@@ -119,6 +119,7 @@ class TimeUserTaskSweep(JaxBenchmark):
         from jaxstab.study import load_study
         from jaxstab.sweep import sweep
 
+        skip_unless_slow(seeds > 16, f"user-task sweep of {seeds} seeds")
         jax_cache()
         s = load_study(str(Path(__file__).parents[1] / "tests" / "userpkg" / "task.toml"))
         sweep(s, seeds=seeds)

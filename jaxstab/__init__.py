@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jaxstab.api import compare as compare
-    from jaxstab.api import report as report
+    from jaxstab import report as report
     from jaxstab.api import results as results
     from jaxstab.api import run_study as run_study
     from jaxstab.errors import UserError as UserError
@@ -31,13 +31,16 @@ if TYPE_CHECKING:
     from jaxstab.study import Study as Study
     from jaxstab.study import load_study as load_study
 
-_WHERE = {"compare": "api", "report": "api", "results": "api", "run_study": "api",
+# `report` is the jaxstab.report package itself, which is callable (report/__init__.py).
+_WHERE = {"compare": "api", "report": "report", "results": "api", "run_study": "api",
           "UserError": "errors", "import_scores": "importer", "Claim": "study",
           "Study": "study", "load_study": "study"}
 __all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "report":
+        return importlib.import_module("jaxstab.report")
     if name in _WHERE:
         return getattr(importlib.import_module(f"jaxstab.{_WHERE[name]}"), name)
     raise AttributeError(f"module 'jaxstab' has no attribute {name!r}")

@@ -289,8 +289,11 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     if metric not in have:
         raise UserError(f"--metric: `{metric}` is not recorded for {res.study.name}; it "
                         f"has: {', '.join(sorted(have)) or 'nothing yet'}")
+    from jaxstab.report._analysis import EXPLORE_RESAMPLES, RNG_SEED
+
+    # The report's resampling settings, so that compare and the report give one answer.
     analysis = analyze(res, claims, metric=metric, metric_kind=kind, correction=correction,
-                       control=control)
+                       control=control, rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES)
     search = stored_search(db, res.fingerprint, res.study)
     search_ver = search.verdicts(correction=correction) if search else []
     others = tuple(fp for fp in db.versions(res.study.name) if fp != res.fingerprint)

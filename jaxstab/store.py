@@ -228,7 +228,7 @@ class Store:
             self.db.execute(
                 "INSERT INTO studies VALUES (?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE "
                 "SET config=excluded.config, name=excluded.name",
-                (fp, study.name, json.dumps(study.to_dict(), sort_keys=True), time.time()))
+                (fp, study.name, json.dumps(study.to_dict()), time.time()))
         return fp
 
     def chunk_size(self, fingerprint: str) -> int | None:

@@ -285,10 +285,16 @@ class Study:
         if self.main_metric not in every:
             fail("main_metric", f"`{self.main_metric}` is not recorded by every setting; "
                  f"recorded: {', '.join(sorted(every))}")
+        settings = self.settings()
         for i, c in enumerate(self.claims):
-            if c.metric not in every:
-                fail(f"claims[{i}].metric", f"`{c.metric}` is not recorded by every "
-                     f"setting; recorded: {', '.join(sorted(every))}")
+            # the claim's own two settings must record its metric
+            arms = [s.key for s in settings for side in (c.a, c.b)
+                    if all(_plain(dict(s.factors).get(k)) == _plain(v)
+                           for k, v in side.items())]
+            both = set.intersection(*(recorded[k] for k in arms))
+            if c.metric not in both:
+                fail(f"claims[{i}].metric", f"`{c.metric}` is not recorded by the claim's "
+                     f"settings; they record: {', '.join(sorted(both))}")
 
     def to_dict(self) -> dict:
         d = {

@@ -103,7 +103,7 @@ def test_seed_override_is_checked_against_the_run_limit(cli, tmp_path):
 
 
 @pytest.mark.parametrize("edit, message", [
-    ('name = "mlp"', "claims[0].metric: `grad_ratio` is not recorded by every setting"),
+    ('name = "mlp"', "claims[0].metric: `grad_ratio` is not recorded by the claim"),
 ])
 def test_a_claim_on_a_metric_never_recorded_is_refused_at_load(cli, tmp_path, edit, message):
     p = tmp_path / "claim.toml"
@@ -115,7 +115,7 @@ def test_a_claim_on_a_metric_never_recorded_is_refused_at_load(cli, tmp_path, ed
     q = tmp_path / "notest.toml"
     q.write_text(p.read_text().replace('"grad_ratio"', '"test_accuracy"'))
     rc, _, err = cli("run", q, "--store", "s.sqlite")
-    assert rc == 2 and "claims[0].metric: `test_accuracy` is not recorded" in err
+    assert rc == 2 and "claims[0].metric: `test_accuracy` is not recorded by the claim" in err
 
 
 def test_a_study_without_factors_runs_and_compares(cli, tmp_path):
@@ -193,3 +193,48 @@ def test_resume_pads_to_the_earlier_chunk_size_and_is_bit_identical(tmp_path):
         for m in sa.metrics:
             np.testing.assert_array_equal(sa.metrics[m], sb.metrics[m])
     assert {c["env"]["chunk_size"] for c in a.chunks} == {3}
+
+
+def test_compare_a_study_file_uses_its_own_claims_without_a_run(cli, tmp_path):
+    p = tiny(tmp_path)
+    _ok(cli("run", p))
+    claim = ('[[claims]]\ntext = "{t}"\nmetric = "train_accuracy"\nkind = "mean"\n'
+             'direction = "two-sided"\na = {{ learning_rate = 0.1 }}\n'
+             'b = {{ learning_rate = 0.01 }}\n')
+    p.write_text(p.read_text() + claim.format(t="The two rates differ"))
+    got = json.loads(_ok(cli("compare", p, "--json")))
+    assert [v["claim"] for v in got["verdicts"]] == ["The two rates differ"]
+    assert got["verdicts"][0]["direction"] == "two-sided"
+    assert got["verdicts"][0]["status"] in ("holds", "inconclusive")
+    assert "0 runs trained" not in _ok(cli("compare", p))  # nothing was trained
+
+
+def test_report_names_never_collide_or_start_with_a_dash():
+    from jaxstab.report._model import slugs
+
+    got = slugs(["-rf", "é/x", "è/x", "a" * 120, "index"])
+    assert len(set(v.lower() for v in got.values())) == 5
+    assert not any(v.startswith(("-", ".")) for v in got.values())
+
+
+def test_a_report_writes_all_its_pages_or_none(cli, tmp_path, monkeypatch):
+    from jaxstab.report import _write
+
+    _ok(cli("run", tiny(tmp_path)))
+    _ok(cli("run", tiny(tmp_path, name="rel/other", file="other.toml")))
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "index.html").write_text("old")
+    real, calls = _write._write, []
+
+    def full_disk(path, text):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(_write, "_write", full_disk)
+    with pytest.raises(UserError, match=r"--out: cannot write the report into .*No space"):
+        _write.write_report(tmp_path / "results.sqlite", out, jobs=1)
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+    assert (out / "index.html").read_text() == "old"

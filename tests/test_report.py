@@ -596,10 +596,10 @@ def test_colours_stay_distinct_past_ten_settings(grid_report):
     assert len(set(COLORS)) == len(COLORS) == 20
     r, _ = grid_report
     groups = _page._groups(r)
-    assert [t for t, _ in groups] == ["batch_size=32", "batch_size=128", "batch_size=256"]
-    assert all(len(m) <= 10 for _, m in groups)
+    assert [t for t, _, _ in groups] == ["batch_size=32", "batch_size=128", "batch_size=256"]
+    assert all(len(m) <= 10 for _, m, _ in groups)
     one = dataclasses.replace(r, grid=dataclasses.replace(r.grid, factors=()))
-    assert [len(m) for _, m in _page._groups(one)] == [10, 5]  # no factor: runs of ten
+    assert [len(m) for _, m, _ in _page._groups(one)] == [10, 5]  # no factor: runs of ten
 
 
 def test_user_task_configuration(tmp_path):

@@ -60,3 +60,25 @@ def test_components_never_import_the_study_layers_vocabularies():
             if path.exists():
                 text = path.read_text()
                 assert "jaxstab.study" not in text and "jaxstab.builtin" not in text, path
+
+
+def test_every_builtin_study_passes_its_checks_and_records_what_it_claims():
+    """Study.check() resolves claims against what each setting records
+    (builtin.recorded_metrics); that list must be what the program really returns."""
+    import jax
+
+    from jaxstab import builtin
+    from jaxstab.study import builtin_names, load_study
+    from jaxstab.sweep import _inputs, _program
+
+    for name in builtin_names():
+        study = load_study(name)
+        study.check()
+        seen = set()
+        for s in study.settings():
+            if s.static in seen:
+                continue
+            seen.add(s.static)
+            out = jax.eval_shape(_program(s), *_inputs([s] * 2, [0, 1], study.seed))
+            got = set(out["metrics"]) | {"diverged"}
+            assert got == builtin.recorded_metrics(s), (name, s.key)

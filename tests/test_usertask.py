@@ -230,7 +230,7 @@ def test_claim_on_a_metric_the_task_never_records_is_caught_before_training(cli,
     claim = ('[[claims]]\ntext = "t"\nmetric = "f1"\nkind = "mean"\ndirection = "greater"\n'
              'a = { learning_rate = 0.1 }\nb = { learning_rate = 0.2 }\n')
     rc, _, err = cli("run", _task_toml(pkg, "tasks:make_train", claim), "--store", "s.sqlite")
-    assert rc == 2 and "claims[0].metric: `f1` is not recorded by every setting" in err
+    assert rc == 2 and "claims[0].metric: `f1` is not recorded by the claim" in err
     assert not (tmp_path / "s.sqlite").exists()
 
 

@@ -12,6 +12,8 @@ when a report is made.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,3 +47,18 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return list(__all__)
+
+
+class _CallableModule(types.ModuleType):
+    """``jaxstab.report(store, out)`` is the public API's report function, and
+    ``jaxstab.report`` is also this package: Python binds a package's name to the
+    subpackage once it is imported, whatever the parent exported, so the package
+    itself answers the call."""
+
+    def __call__(self, store: Any = "results.sqlite", out: Any = "reports", **kwargs):
+        from jaxstab.report._write import write_report
+
+        return write_report(store, out, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -171,7 +171,9 @@ def slugs(names: list[str]) -> dict[str, str]:
     that a name never makes a path, markup or a shell word; clashes get a suffix."""
     out: dict[str, str] = {}
     for name in sorted(names):
-        stem = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "-")).lstrip(".") or "study"
+        # no leading `.` (a hidden file) or `-` (read as an option by shell tools)
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "-")).lstrip(".-") \
+            or "study"
         if stem.lower() == "index":
             stem = "study-index"
         base, k = stem, 2

@@ -148,21 +148,22 @@ def seeds(r: StudyReport) -> list[tuple[str, str, str]]:
                                    extra, r.main_metric))]
 
 
-def _groups(r: StudyReport) -> list[tuple[str, list[int]]]:
-    """Settings split into groups of at most MAX_COLOURS: by the levels of one factor
-    where that works (small multiples), else in runs of ten."""
+def _groups(r: StudyReport) -> list[tuple[str, list[int], int | None]]:
+    """Settings split into groups of at most MAX_COLOURS, as (title, members, the
+    factor that splits them): by the levels of one factor where that works (small
+    multiples), else in runs of ten."""
     k = len(r.settings)
     if k <= MAX_COLOURS:
-        return [("", list(range(k)))]
+        return [("", list(range(k)), None)]
     grid = r.grid
     for f in sorted(range(len(grid.factors)), key=lambda f: len(grid.factors[f].levels)):
         factor = grid.factors[f]
         parts = [[i for i, s in enumerate(r.settings) if s.coords[f] == li]
                  for li in range(len(factor.levels))]
         if all(len(p) <= MAX_COLOURS for p in parts) and len(parts) <= 12:
-            return [(f"{factor.name}={lv}", p) for lv, p in zip(factor.levels, parts) if p]
-    return [(f"settings {a + 1}–{min(a + MAX_COLOURS, k)}", list(range(a, min(a + MAX_COLOURS, k))))
-            for a in range(0, k, MAX_COLOURS)]
+            return [(f"{factor.name}={lv}", p, f) for lv, p in zip(factor.levels, parts) if p]
+    return [(f"settings {a + 1}–{min(a + MAX_COLOURS, k)}",
+             list(range(a, min(a + MAX_COLOURS, k))), None) for a in range(0, k, MAX_COLOURS)]
 
 
 def curves(r: StudyReport) -> list[tuple[str, str, str]]:
@@ -172,9 +173,7 @@ def curves(r: StudyReport) -> list[tuple[str, str, str]]:
     # scikit-learn's Newton solver records its loss per iteration, not per epoch.
     newton = (r.config.get("train") or {}).get("optimizer") == "newton"
     groups = []
-    for title, members in _groups(r):
-        f = next((j for j, fac in enumerate(r.grid.factors) if title.startswith(
-            f"{fac.name}=")), None) if title and r.grid is not None else None
+    for title, members, f in _groups(r):
         items = []
         for n_, i in enumerate(members):
             s = r.settings[i]

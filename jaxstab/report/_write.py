@@ -4,6 +4,7 @@ safe), then every file written beside its target and renamed into place."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -117,8 +118,25 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"--out: cannot create folder {out} ({e.strerror})") from None
-    paths = []
-    for name, text in files:
-        _write(out / name, text)
-        paths.append(out / name)
-    return paths
+    return _write_all(out, files)
+
+
+def _write_all(out: Path, files: list[tuple[str, str]]) -> list[Path]:
+    """All pages or none: every file is written into a temporary folder inside ``out``
+    first (a full disk or a read-only folder fails there, before any page is replaced),
+    then each is moved into place (a rename: atomic per file)."""
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=out, prefix=".jaxstab-report-"))
+    except OSError as e:
+        raise UserError(f"--out: cannot write into {out} ({e.strerror})") from None
+    try:
+        for name, text in files:
+            _write(tmp / name, text)
+        for name, _ in files:
+            os.replace(tmp / name, out / name)
+    except OSError as e:
+        raise UserError(f"--out: cannot write the report into {out} ({e.strerror or e})"
+                        ) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / name for name, _ in files]
