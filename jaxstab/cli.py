@@ -197,7 +197,6 @@ def _run(args, stop) -> int:
 
     try:
         studies = _load_and_check(args)
-        _init_distributed(args)
         if stop.requested():
             raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -223,6 +222,8 @@ def _load_and_check(args):
     from jaxstab.study import expand_refs
 
     studies = expand_refs(args.study)
+    # jax.distributed must start before anything touches a JAX backend (the checks do)
+    _init_distributed(args)
     for study in studies:  # everything is checked before anything is written
         study.check()
     return studies
