@@ -1,5 +1,5 @@
-"""The library's orchestration: what ``jaxstab run``, ``compare`` and ``report`` do, as
-functions (``cli.py`` is a thin shell over them).
+"""The library's orchestration: what ``jaxstab run`` and ``compare`` do, as functions
+(``cli.py`` is a thin shell over them; ``jaxstab.report(store, out)`` is the report).
 
     study = jaxstab.load_study("my_study.toml")       # or jaxstab.Study(...) in code
     run = jaxstab.run_study(study, store="results.sqlite", seeds=32)
@@ -66,7 +66,8 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
               on_study: Callable[[StudyRun], None] | None = None,
               on_wait: Callable[[str], None] | None = None,
               report: RunReport | None = None,
-              should_stop: Callable[[], bool] | None = None) -> RunReport:
+              should_stop: Callable[[], bool] | None = None,
+              checked: bool = False) -> RunReport:
     """Train every run of ``studies`` not yet in ``store`` (resumable: finished runs are
     skipped), then their searches. Everything is checked before anything is written.
     ``progress(study)`` makes a progress object for the sweep (jaxstab.progress);
@@ -74,14 +75,16 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
     Ctrl-C lets a finished chunk commit, then raises KeyboardInterrupt; ``report.saved``
     counts what was committed. ``should_stop()`` is asked after every committed chunk;
     True stops there (KeyboardInterrupt): the CLI's Ctrl-C and SIGTERM set it, so a
-    signal is never lost inside a library callback."""
+    signal is never lost inside a library callback. ``checked``: the caller already ran
+    ``Study.check()`` (a user task is traced once, not twice)."""
     studies = [_as_study(s) for s in (studies if isinstance(studies, list) else [studies])]
     if seeds is not None and not (isinstance(seeds, int) and 1 <= seeds <= 10_000_000):
         raise UserError(f"seeds: {seeds!r} is out of range, allowed 1..10000000")
     from jaxstab.study import check_runs
 
     for s in studies:
-        s.check()
+        if not checked:
+            s.check()
         check_runs(len(s.settings()), seeds or s.seeds, "--seeds")
     from jaxstab.env import environment
     from jaxstab.sweep import SweepStats, sweep
@@ -304,10 +307,3 @@ def _stored_name(db, ref) -> bool:
     """Whether ``ref`` names a study of the store (not a study file or a Study)."""
     return isinstance(ref, str) and ref in {n for n, _, _ in db.studies()} \
         and not (ref.endswith(".toml") or os.path.exists(ref))
-
-
-def report(store: Any = "results.sqlite", out: str = "reports"):
-    """Write ``out/index.html`` and one self-contained page per study; the paths."""
-    from jaxstab.report import write_report
-
-    return write_report(store, out)

@@ -206,7 +206,7 @@ def _run(args, stop) -> int:
     try:
         run_study(studies, store=args.store, seeds=args.seeds,
                   chunk_size=args.chunk_size, progress=_progress, on_study=show,
-                  report=report, should_stop=stop.requested,
+                  report=report, should_stop=stop.requested, checked=True,
                   on_wait=lambda msg: print(f"jaxstab: {msg}", file=sys.stderr,
                                             flush=True))
         if stop.requested():  # a signal after the last chunk: still a stop

@@ -3,8 +3,9 @@
 Three methods propose trials: ``grid`` (a log-spaced grid, the same every replicate),
 ``random`` (log-uniform) and ``bayes`` (Optuna's TPE, asked for ``batch`` trials at a
 time with the constant-liar strategy so a batch spreads out). Every batch of trials is
-scored over ``seeds`` seeds and trials x seeds train as one vmapped program
-(``jaxstab.sweep.execute``, one compile for the whole search: calls have a fixed size).
+scored over ``seeds`` seeds and trials x seeds train as one vmapped program, through
+the sweep's run loop (``jaxstab.sweep.run_pairs``: one compile for the whole search,
+since every call has a fixed size; the out-of-memory fallback and jax.distributed too).
 
 Three rules then pick a configuration from a method's trials: ``best_seed`` (the
 highest score of any single seed, as a search that trusts one run does), ``mean`` (the
