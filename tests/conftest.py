@@ -48,3 +48,16 @@ def cli(tmp_path):
 def write_toml(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def count_runs(store: Path) -> int:
+    """Runs committed in a store another process is writing (0 while it cannot be read)."""
+    import sqlite3
+
+    if not Path(store).exists():
+        return 0
+    try:
+        with sqlite3.connect(store, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    except sqlite3.Error:
+        return 0

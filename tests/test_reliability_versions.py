@@ -19,6 +19,8 @@ import jaxstab
 from jaxstab.errors import UserError
 from jaxstab.store import Store
 
+from conftest import count_runs
+
 TINY = """
 name = "{name}"
 seeds = {seeds}
@@ -128,14 +130,6 @@ def test_a_study_without_factors_runs_and_compares(cli, tmp_path):
         assert out.startswith("rel/one (")
 
 
-def _count(store: Path) -> int:
-    try:
-        with sqlite3.connect(store, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_within_one_chunk_with_its_exit_code(tmp_path, sig, code):
     p = tiny(tmp_path, seeds=200)
@@ -145,13 +139,13 @@ def test_a_signal_stops_within_one_chunk_with_its_exit_code(tmp_path, sig, code)
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and _count(store) < 4:
+    while time.time() < deadline and proc.poll() is None and count_runs(store) < 4:
         time.sleep(0.05)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     assert "resume with: jaxstab run" in err.strip().splitlines()[-1]
-    n = _count(store)
+    n = count_runs(store)
     assert 0 < n < 400 and n % 4 == 0  # whole chunks only
     with sqlite3.connect(store) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -17,6 +17,8 @@ import jaxstab
 from jaxstab.study import Study, load_study
 from jaxstab.sweep import execute, sweep
 
+from conftest import count_runs
+
 PKG = Path(__file__).parent / "userpkg"
 
 
@@ -242,16 +244,9 @@ def test_resume_after_a_kill_trains_each_run_once(pkg, tmp_path):
                          stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     n = 0
-    while time.time() < deadline and p.poll() is None:
+    while time.time() < deadline and p.poll() is None and n < 2:
         time.sleep(0.2)
-        if store.exists():
-            try:
-                with sqlite3.connect(store, timeout=1) as db:
-                    n = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-            except sqlite3.Error:
-                continue
-            if n >= 2:
-                break
+        n = count_runs(store)
     p.kill()
     p.wait()
     assert 0 < n < 24 or p.returncode == 0
