@@ -33,6 +33,7 @@ class StudyRun:
     seconds: float = 0.0
     search: Any = None  # jaxstab.search.SearchResult of a study with [search]
     search_runs: int = 0
+    sequential: Any = None  # jaxstab.sequential.SequentialRun (--until-decided)
 
 
 @dataclass
@@ -67,7 +68,8 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
               on_wait: Callable[[str], None] | None = None,
               report: RunReport | None = None,
               should_stop: Callable[[], bool] | None = None,
-              checked: bool = False) -> RunReport:
+              checked: bool = False, until_decided: bool = False,
+              max_seeds: int | None = None) -> RunReport:
     """Train every run of ``studies`` not yet in ``store`` (resumable: finished runs are
     skipped), then their searches. Everything is checked before anything is written.
     ``progress(study)`` makes a progress object for the sweep (jaxstab.progress);
@@ -87,53 +89,34 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
             s.check()
         check_runs(len(s.settings()), seeds or s.seeds, "--seeds")
     from jaxstab.env import environment
-    from jaxstab.sweep import SweepStats, sweep
 
     db = _open(store, on_wait=on_wait)
     report = RunReport() if report is None else report
     t0 = time.perf_counter()
+
+    def train(study, db, run, n, only=None):
+        _train(study, db, run, n, only=only, chunk_size=chunk_size, env=env,
+               report=report, should_stop=should_stop, progress=progress)
+
     try:
         env = environment()
         for study in studies:
             if should_stop is not None and should_stop():
                 raise KeyboardInterrupt  # asked to stop between two studies
-            fp = db.ensure_study(study)
-            n = seeds or study.seeds
-            done = db.done(fp)
-            run = StudyRun(study, fp)
-            # Every call of a known size has exactly that many runs (the last padded), and
-            # a resume pads to the size the earlier runs used: a run's numbers depend on
-            # the chunk size alone, so a resumed sweep is bit-identical to an
-            # uninterrupted one (docs/reliability.md).
-            earlier = None if chunk_size else db.chunk_size(fp)
-            size = chunk_size or earlier
-            shared = SweepStats()
-
-            def commit(recs, sec, fp=fp, run=run, shared=shared):
-                def write():  # counts before a held-back Ctrl-C is raised
-                    added = db.write_chunk(fp, recs, sec,
-                                           {**env, "chunk_size": shared.chunk_size})
-                    report.saved += added
-                    run.late += len(recs) - added
-
-                uninterrupted(write)
-                if should_stop is not None and should_stop():
-                    raise KeyboardInterrupt  # asked to stop: this chunk is saved
-
+            run = StudyRun(study, db.ensure_study(study))
             started = time.perf_counter()
-            prog = progress(study) if progress else None
-            try:
-                stats = sweep(study, seeds=n, chunk_size=size, skip=done,
-                              on_chunk=commit, progress=prog, fixed=size is not None,
-                              stats=shared)
-            finally:
-                if hasattr(prog, "close"):
-                    prog.close()
-            run.trained = stats.runs
-            run.skipped = sum(1 for st in study.settings() for k in range(n)
-                              if (st.key, k) in done)
+            if until_decided and study.claims:
+                from jaxstab.sequential import run_until_decided
+
+                run.sequential = run_until_decided(
+                    study, lambda n, only: train(study, db, run, n, only=only),
+                    db=db, fingerprint=run.fingerprint, max_seeds=max_seeds,
+                    first=seeds)
+            else:
+                train(study, db, run, seeds or study.seeds)
             if study.search is not None:
-                _search(study, db, run, commit)
+                _search(study, db, run, _committer(db, run, env, report, should_stop,
+                                                   None))
             run.seconds = time.perf_counter() - started
             report.studies.append(run)
             if on_study is not None:
@@ -143,6 +126,50 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
         if db is not store:
             db.close()
     return report
+
+
+def _committer(db, run: StudyRun, env: dict, report: RunReport, should_stop, shared):
+    """``on_chunk`` for the sweep: commit a finished chunk (whole, a first Ctrl-C held
+    back), count it, then stop there if asked."""
+    def commit(recs, sec):
+        def write():  # counts before a held-back Ctrl-C is raised
+            # the search's calls do not say the sweep's chunk size (a resume pads to it)
+            size = {} if shared is None else {"chunk_size": shared.chunk_size}
+            added = db.write_chunk(run.fingerprint, recs, sec, {**env, **size})
+            report.saved += added
+            run.late += len(recs) - added
+
+        uninterrupted(write)
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt  # asked to stop: this chunk is saved
+
+    return commit
+
+
+def _train(study: Study, db, run: StudyRun, n: int, *, only, chunk_size, env, report,
+           should_stop, progress) -> None:
+    """Train the runs of ``study`` with seed indices below ``n`` (of the settings whose
+    keys are in ``only``; None: all) that the store does not hold yet."""
+    from jaxstab.sweep import SweepStats, sweep
+
+    done = db.done(run.fingerprint)
+    # Every call of a known size has exactly that many runs (the last padded), and a
+    # resume pads to the size the earlier runs used: a run's numbers depend on the
+    # chunk size alone, so a resumed sweep is bit-identical to an uninterrupted one
+    # (docs/reliability.md).
+    size = chunk_size or db.chunk_size(run.fingerprint)
+    shared = SweepStats()
+    commit = _committer(db, run, env, report, should_stop, shared)
+    prog = progress(study) if progress else None
+    try:
+        stats = sweep(study, seeds=n, chunk_size=size, skip=done, on_chunk=commit,
+                      progress=prog, fixed=size is not None, stats=shared, only=only)
+    finally:
+        if hasattr(prog, "close"):
+            prog.close()
+    run.trained += stats.runs
+    run.skipped += sum(1 for st in study.settings() for k in range(n)
+                       if (st.key, k) in done and (only is None or st.key in only))
 
 
 def _search(study: Study, db, run: StudyRun, commit) -> None:

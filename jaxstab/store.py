@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS curves (
 CREATE TABLE IF NOT EXISTS search_picks (
     fingerprint TEXT NOT NULL, pick INTEGER NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (fingerprint, pick));
+CREATE TABLE IF NOT EXISTS looks (
+    fingerprint TEXT NOT NULL, look INTEGER NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, look));
 """
 
 
@@ -355,6 +358,23 @@ class Store:
         return [json.loads(v) for (v,) in self.db.execute(
             "SELECT value FROM search_picks WHERE fingerprint=? ORDER BY pick",
             (fingerprint,))]
+
+    def write_look(self, fingerprint: str, look: int, value: dict) -> None:
+        """One look of a sequential run (``--until-decided``): its seeds and, per claim,
+        the statistic, boundaries and decision; written once per look."""
+        with self._tx():
+            self.db.execute("INSERT OR REPLACE INTO looks VALUES (?, ?, ?)",
+                            (fingerprint, look, json.dumps(_nan_to_none(value),
+                                                           allow_nan=False, default=_none)))
+
+    def looks(self, fingerprint: str) -> list[dict]:
+        """The recorded looks of a sequential run, in order ([] for a fixed design)."""
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if "looks" not in tables:  # a store written before sequential runs existed
+            return []
+        return [json.loads(v) for (v,) in self.db.execute(
+            "SELECT value FROM looks WHERE fingerprint=? ORDER BY look", (fingerprint,))]
 
     def export_rows(self):
         """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step)."""

@@ -210,10 +210,14 @@ def records(settings, seeds, out) -> list[RunRecord]:
     return recs
 
 
-def plan(study: Study, seeds: int, skip=frozenset()) -> list[list[tuple[Setting, int]]]:
-    """Groups of (setting, seed) still to run, one group per compiled program."""
+def plan(study: Study, seeds: int, skip=frozenset(), only=None
+         ) -> list[list[tuple[Setting, int]]]:
+    """Groups of (setting, seed) still to run, one group per compiled program;
+    ``only``: the keys of the settings to run (None: all)."""
     groups: dict[tuple, list] = {}
     for setting in study.settings():
+        if only is not None and setting.key not in only:
+            continue
         todo = [(setting, k) for k in range(seeds) if (setting.key, k) not in skip]
         if todo:
             groups.setdefault(setting.static, []).extend(todo)
@@ -310,14 +314,15 @@ def describe(setting: Setting, group: list) -> str:
 
 def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
           skip=frozenset(), on_chunk: Callable[[list[RunRecord], float], None] | None = None,
-          progress=None, fixed: bool = False, stats: SweepStats | None = None
-          ) -> SweepStats:
+          progress=None, fixed: bool = False, stats: SweepStats | None = None,
+          only=None) -> SweepStats:
     """Train every (setting, seed) not in ``skip``, group by group (``run_pairs``);
     ``fixed``: every call has exactly ``chunk_size`` runs (a resume does, so that its
     runs are bit-identical to an uninterrupted sweep's); ``stats`` is filled in as
-    chunks finish (``stats.chunk_size`` says the size of the one being committed)."""
+    chunks finish (``stats.chunk_size`` says the size of the one being committed);
+    ``only``: the keys of the settings to train (None: every setting)."""
     seeds = study.seeds if seeds is None else seeds
-    groups = plan(study, seeds, skip)
+    groups = plan(study, seeds, skip, only)
     stats = SweepStats() if stats is None else stats
     stats.groups = len(groups)
     total = sum(len(g) for g in groups)
