@@ -34,6 +34,8 @@ class StudyRun:
     search: Any = None  # jaxstab.search.SearchResult of a study with [search]
     search_runs: int = 0
     sequential: Any = None  # jaxstab.sequential.SequentialRun (--until-decided)
+    before: Any = field(default=None, repr=False)  # seeds per setting stored at the start
+    covered: dict = field(default_factory=dict, repr=False)  # most seeds asked per setting
 
 
 @dataclass
@@ -69,7 +71,8 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
               report: RunReport | None = None,
               should_stop: Callable[[], bool] | None = None,
               checked: bool = False, until_decided: bool = False,
-              max_seeds: int | None = None) -> RunReport:
+              max_seeds: int | None = None, lease_timeout: float | None = None
+              ) -> RunReport:
     """Train every run of ``studies`` not yet in ``store`` (resumable: finished runs are
     skipped), then their searches. Everything is checked before anything is written.
     ``progress(study)`` makes a progress object for the sweep (jaxstab.progress);
@@ -78,16 +81,25 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
     counts what was committed. ``should_stop()`` is asked after every committed chunk;
     True stops there (KeyboardInterrupt): the CLI's Ctrl-C and SIGTERM set it, so a
     signal is never lost inside a library callback. ``checked``: the caller already ran
-    ``Study.check()`` (a user task is traced once, not twice)."""
+    ``Study.check()`` (a user task is traced once, not twice). ``lease_timeout``: after
+    how many seconds the work of a process that died is taken over (jaxstab.units)."""
     studies = [_as_study(s) for s in (studies if isinstance(studies, list) else [studies])]
     if seeds is not None and not (isinstance(seeds, int) and 1 <= seeds <= 10_000_000):
         raise UserError(f"seeds: {seeds!r} is out of range, allowed 1..10000000")
+    from jaxstab.units import check_timeout
+
+    check_timeout(lease_timeout)
     from jaxstab.study import check_runs
 
     for s in studies:
         if not checked:
             s.check()
         check_runs(len(s.settings()), seeds or s.seeds, "--seeds")
+    if max_seeds is not None and not until_decided:
+        raise UserError("--max-seeds: only with --until-decided (the most seeds per setting "
+                        "a sequential run may use)")
+    if until_decided:
+        _check_sequential(studies, seeds, max_seeds)
     from jaxstab.env import environment
 
     db = _open(store, on_wait=on_wait)
@@ -96,7 +108,8 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
 
     def train(study, db, run, n, only=None):
         _train(study, db, run, n, only=only, chunk_size=chunk_size, env=env,
-               report=report, should_stop=should_stop, progress=progress)
+               report=report, should_stop=should_stop, progress=progress,
+               lease_timeout=lease_timeout)
 
     try:
         env = environment()
@@ -108,10 +121,12 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
             if until_decided and study.claims:
                 from jaxstab.sequential import run_until_decided
 
+                fp = run.fingerprint
                 run.sequential = run_until_decided(
                     study, lambda n, only: train(study, db, run, n, only=only),
-                    db=db, fingerprint=run.fingerprint, max_seeds=max_seeds,
-                    first=seeds)
+                    db=db, fingerprint=fp, max_seeds=max_seeds, first=seeds,
+                    save=lambda look, rec: uninterrupted(
+                        lambda: db.write_look(fp, look, rec)))
             else:
                 train(study, db, run, seeds or study.seeds)
             if study.search is not None:
@@ -128,14 +143,34 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
     return report
 
 
-def _committer(db, run: StudyRun, env: dict, report: RunReport, should_stop, shared):
+def _check_sequential(studies: list[Study], seeds: int | None, max_seeds) -> None:
+    """``--until-decided`` needs claims to decide (studies without any run their fixed
+    seeds) and a valid look schedule for each study with claims."""
+    from jaxstab.sequential import check
+    from jaxstab.study import check_runs
+
+    if max_seeds is not None and not (isinstance(max_seeds, int) and
+                                      1 <= max_seeds <= 10_000_000):
+        raise UserError(f"--max-seeds: {max_seeds!r} is out of range, allowed 1..10000000")
+    with_claims = [s for s in studies if s.claims]
+    if not with_claims:
+        check(studies[0], seeds, max_seeds)  # raises: nothing to decide
+    for s in with_claims:
+        schedule = check(s, seeds, max_seeds)
+        check_runs(len(s.settings()), schedule[-1], "--max-seeds")
+
+
+def _committer(db, run: StudyRun, env: dict, report: RunReport, should_stop, shared,
+               release=None):
     """``on_chunk`` for the sweep: commit a finished chunk (whole, a first Ctrl-C held
-    back), count it, then stop there if asked."""
+    back), count it, then stop there if asked. ``release(runs)``: the lease to give back
+    in the same transaction (``jaxstab.units``), or None."""
     def commit(recs, sec):
         def write():  # counts before a held-back Ctrl-C is raised
             # the search's calls do not say the sweep's chunk size (a resume pads to it)
             size = {} if shared is None else {"chunk_size": shared.chunk_size}
-            added = db.write_chunk(run.fingerprint, recs, sec, {**env, **size})
+            added = db.write_chunk(run.fingerprint, recs, sec, {**env, **size},
+                                   release=release(len(recs)) if release else None)
             report.saved += added
             run.late += len(recs) - added
 
@@ -147,29 +182,16 @@ def _committer(db, run: StudyRun, env: dict, report: RunReport, should_stop, sha
 
 
 def _train(study: Study, db, run: StudyRun, n: int, *, only, chunk_size, env, report,
-           should_stop, progress) -> None:
+           should_stop, progress, lease_timeout=None) -> None:
     """Train the runs of ``study`` with seed indices below ``n`` (of the settings whose
-    keys are in ``only``; None: all) that the store does not hold yet."""
-    from jaxstab.sweep import SweepStats, sweep
+    keys are in ``only``; None: all) that the store does not hold yet, sharing the work
+    with any other process on the store (``jaxstab.units``)."""
+    from jaxstab.units import train_study
 
-    done = db.done(run.fingerprint)
-    # Every call of a known size has exactly that many runs (the last padded), and a
-    # resume pads to the size the earlier runs used: a run's numbers depend on the
-    # chunk size alone, so a resumed sweep is bit-identical to an uninterrupted one
-    # (docs/reliability.md).
-    size = chunk_size or db.chunk_size(run.fingerprint)
-    shared = SweepStats()
-    commit = _committer(db, run, env, report, should_stop, shared)
-    prog = progress(study) if progress else None
-    try:
-        stats = sweep(study, seeds=n, chunk_size=size, skip=done, on_chunk=commit,
-                      progress=prog, fixed=size is not None, stats=shared, only=only)
-    finally:
-        if hasattr(prog, "close"):
-            prog.close()
-    run.trained += stats.runs
-    run.skipped += sum(1 for st in study.settings() for k in range(n)
-                       if (st.key, k) in done and (only is None or st.key in only))
+    train_study(study, db, run, n, only=only, chunk_size=chunk_size, progress=progress,
+                should_stop=should_stop, lease_timeout=lease_timeout,
+                committer=lambda shared, release=None: _committer(
+                    db, run, env, report, should_stop, shared, release))
 
 
 def _search(study: Study, db, run: StudyRun, commit) -> None:
@@ -270,9 +292,15 @@ class Comparison:
     search: Any  # jaxstab.search.SearchResult, or None
     search_verdicts: list
     versions: tuple = ()  # the other stored versions of this name (fingerprints)
+    sequential: Any = None  # jaxstab.sequential.SequentialRun of an --until-decided run
+    looks: tuple = ()  # its recorded looks (dicts, as stored)
 
     @property
     def verdicts(self) -> list:
+        """The claims' verdicts: sequential ones for a study run with --until-decided
+        (a fixed-sample test of sequentially collected data would overstate them)."""
+        if self.sequential is not None:
+            return list(self.sequential.verdicts)
         return list(self.analysis.verdicts)
 
     def to_dict(self) -> dict:
@@ -281,7 +309,12 @@ class Comparison:
                 "search": None if self.search is None else {
                     "picks": [p.to_dict() for p in self.search.picks],
                     "verdicts": [v.to_dict() for v in self.search_verdicts]},
-                "other_versions": list(self.versions)}
+                "other_versions": list(self.versions),
+                "sequential": None if self.sequential is None else {
+                    "schedule": list(self.sequential.schedule),
+                    "looks_taken": self.sequential.looks,
+                    "verdicts": [v.to_dict() for v in self.sequential.verdicts],
+                    "looks": list(self.looks)}}
 
     def format(self) -> str:
         from jaxstab.stats import format_verdicts
@@ -291,6 +324,10 @@ class Comparison:
             lines.append(f"other versions in the store: {', '.join(self.versions)} "
                          f"(--fingerprint selects one)")
         lines.append(self.analysis.format())
+        if self.sequential is not None:
+            from jaxstab.summary import sequential_table
+
+            lines += ["", *sequential_table(self.sequential)]
         if self.search is not None:
             lines += ["", f"{self.study} - search ({len(self.search.picks)} picks re-run on "
                       f"fresh seeds)", *self.search.table(), "",
@@ -314,6 +351,11 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     res = db.results(find(db, study, fingerprint))
     claims = (res.study.claims if _stored_name(db, study) or fingerprint
               else _as_study(study).claims)
+    from jaxstab.sequential import stored
+
+    seq, looks = stored(db, res)
+    if seq is not None:
+        claims = ()  # decided sequentially: no fixed-sample verdict of these data
     metric = metric or res.study.main_metric
     have = {m for s in res.settings for m in s.metrics}
     if metric not in have:
@@ -327,7 +369,8 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     search = stored_search(db, res.fingerprint, res.study)
     search_ver = search.verdicts(correction=correction) if search else []
     others = tuple(fp for fp in db.versions(res.study.name) if fp != res.fingerprint)
-    return Comparison(res.study.name, res.fingerprint, analysis, search, search_ver, others)
+    return Comparison(res.study.name, res.fingerprint, analysis, search, search_ver, others,
+                      seq, tuple(looks))
 
 
 def _stored_name(db, ref) -> bool:

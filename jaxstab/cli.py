@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import re
@@ -39,6 +38,19 @@ def _positive(name, most=None):
     return parse
 
 
+def _seconds(name):
+    def parse(text):
+        try:
+            v = float(text)
+        except ValueError:
+            raise UserError(f"{name}: expected a number of seconds, got {text!r}") from None
+        if not 0 < v <= 86400:
+            raise UserError(f"{name}: {text} is out of range, allowed more than 0 and at "
+                            f"most 86400 seconds")
+        return v
+    return parse
+
+
 def _json_table(name):
     def parse(text):
         try:
@@ -63,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--chunk-size", type=_positive("--chunk-size"), default=None,
                    help="runs per compiled call (default: sized from the compiled "
                         "program's memory analysis)")
+    r.add_argument("--until-decided", action="store_true",
+                   help="seeds in rounds (the first of --seeds) until every claim holds, is "
+                        "refuted or cannot be decided (group-sequential tests)")
+    r.add_argument("--max-seeds", type=_positive("--max-seeds", 10_000_000),
+                   help="with --until-decided: most seeds per setting (default 512)")
+    r.add_argument("--lease-timeout", type=_seconds("--lease-timeout"), metavar="SECONDS",
+                   help="processes on one store share the work; a process that holds "
+                        "work and gives no sign of life this long is taken over "
+                        "(default 90)")
     r.add_argument("--coordinator", metavar="HOST:PORT",
                    help="multi-process run through jax.distributed: process 0's address")
     r.add_argument("--num-processes", type=_positive("--num-processes"))
@@ -189,9 +210,15 @@ def _run(args, stop) -> int:
         also = f", {run.late} of them stored first by another process" if run.late else ""
         print(f"{run.study.name}: {run.trained} runs trained{also}, {run.skipped} already "
               f"in the store")
-        seeds = args.seeds or run.study.seeds
+        seq = run.sequential
+        seeds = seq.schedule[seq.looks - 1] if seq else args.seeds or run.study.seeds
         for line in summary_lines(results(args.store, run.study), seeds):
             print("  " + line)
+        if seq is not None:
+            from jaxstab.summary import sequential_lines
+
+            for line in sequential_lines(seq):
+                print("  " + line)
         if run.search is not None:
             _show_search(run)
 
@@ -207,6 +234,8 @@ def _run(args, stop) -> int:
         run_study(studies, store=args.store, seeds=args.seeds,
                   chunk_size=args.chunk_size, progress=_progress, on_study=show,
                   report=report, should_stop=stop.requested, checked=True,
+                  until_decided=args.until_decided, max_seeds=args.max_seeds,
+                  lease_timeout=args.lease_timeout,
                   on_wait=lambda msg: print(f"jaxstab: {msg}", file=sys.stderr,
                                             flush=True))
         if stop.requested():  # a signal after the last chunk: still a stop
@@ -307,33 +336,37 @@ def cmd_export(args) -> int:
     from jaxstab.store import Store
 
     store = Store(args.store, create=False)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
-                "diverged_step"])
-    for name, fp, setting, seed, metric, value, div, step in store.export_rows():
-        w.writerow([name, fp, setting, seed, metric, "" if value is None else repr(value),
-                    div, "" if step is None else step])
     if args.out == "-":
-        sys.stdout.write(buf.getvalue())
+        _write_csv(store.export_rows(), sys.stdout)
         return 0
     out = Path(args.out)
     if not out.parent.exists():
         raise UserError(f"--out: folder {out.parent} does not exist")
     if out.is_dir():
         raise UserError(f"--out: {out} is a folder, expected a file")
-    # Write beside the target and rename, so a failure never leaves half a file.
+    # Written beside the target as rows arrive (memory stays flat however many runs),
+    # then renamed: a failure never leaves half a file.
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
         with os.fdopen(fd, "w") as f:
-            f.write(buf.getvalue())
+            _write_csv(store.export_rows(), f)
         os.replace(tmp, out)
     except OSError as e:
+        raise UserError(f"--out: cannot write {out} ({e.strerror or e})") from None
+    finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise UserError(f"--out: cannot write {out} ({e.strerror or e})") from None
     return 0
+
+
+def _write_csv(rows, f) -> None:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
+                "diverged_step"])
+    w.writerows((name, fp, setting, seed, metric, "" if value is None else repr(value),
+                 div, "" if step is None else step)
+                for name, fp, setting, seed, metric, value, div, step in rows)
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def read_scores(path: str, study_name: str) -> tuple[list[dict], dict]:
 def import_scores(path: str, study_name: str, *, store, claims_file: str | None = None):
     """Write the scores of ``path`` into ``store`` as study ``study_name``; the study."""
     from jaxstab.loader import _claims, read_toml
-    from jaxstab.sweep import RunRecord
+    from jaxstab.runs import RunRecord
 
     points, runs = read_scores(path, study_name)
     metrics = list(dict.fromkeys(m for r in runs.values() for m in r if m != "__diverged"))

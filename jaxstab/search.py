@@ -233,9 +233,8 @@ class Evaluator:
             # the out-of-memory fallback and jax.distributed included.
             stats = run_pairs(todo, study_seed=self.study.seed, chunk_size=self.size,
                               on_chunk=self.on_chunk, keep=True, fixed=True)
-            for r in stats.records:
-                v = r.metrics[self.metric]
-                self.known[(r.setting, r.seed)] = np.nan if v is None else v
+            runs = stats.records  # jaxstab.runs.Runs: NaN where a run diverged
+            self.known.update(zip(runs.pairs(), runs.metrics[self.metric].tolist()))
             self.runs += len(todo)
         return np.array([self.known[(s.key, k)] for s, k in wanted], float)
 

@@ -85,3 +85,34 @@ def summary_lines(results: StudyResults, seeds: int) -> list[str]:
                         if tied else "no other setting tied with it")
                      + f" ({rank.correction}-corrected, α = {rank.alpha:g})")
     return lines
+
+
+def sequential_lines(seq) -> list[str]:
+    """A sequential run's outcome: per claim its status, at which look and seeds."""
+    looks = ", ".join(str(n) for n in seq.schedule)
+    lines = [f"sequential: {seq.looks} of {len(seq.schedule)} looks taken (looks at "
+             f"{looks} seeds per setting)"]
+    for v in seq.verdicts:
+        lines.append(f"  {v.status:9s} {v.claim} ({v.seeds_used} seeds)")
+    return lines
+
+
+def sequential_table(seq) -> list[str]:
+    """``compare``'s account of a sequential run: each claim's verdict and its path (the
+    statistic against the boundaries at every look)."""
+    lines = [f"Sequential verdicts (group-sequential tests after each look; looks at "
+             f"{', '.join(str(n) for n in seq.schedule)} seeds per setting, "
+             f"{seq.looks} taken). Fixed-sample verdicts are not computed on these data."]
+    for v in seq.verdicts:
+        lines += ["", v.statement,
+                  f"  {'look':>4s} {'seeds':>6s} {'n_a':>5s} {'n_b':>5s} {'statistic':>10s} "
+                  f"{'holds at':>9s} {'refuted at':>10s} {'futile below':>12s}  decision"]
+        for lk in v.looks:
+            lines.append(f"  {lk.look + 1:4d} {lk.seeds:6d} {lk.n_a:5d} {lk.n_b:5d} "
+                         f"{_num(lk.statistic):>10s} {_num(lk.efficacy):>9s} "
+                         f"{_num(lk.refute):>10s} {_num(lk.futility):>12s}  {lk.decision}")
+    return lines
+
+
+def _num(x) -> str:
+    return "-" if x is None or x != x else f"{x:.3f}"

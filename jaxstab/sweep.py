@@ -13,6 +13,7 @@ import functools
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -20,20 +21,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxstab.runs import RunRecord as RunRecord  # noqa: F401  (per-run view of Runs)
+from jaxstab.runs import Pairs, Runs
 from jaxstab.study import SOURCES, Setting, Study
 
 DEFAULT_CHUNK = 1024  # largest automatic chunk on the CPU
 MAX_CHUNK_ACCEL = 65536  # largest automatic chunk on an accelerator
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    setting: str  # the setting's key (canonical JSON of its factor values)
-    seed: int
-    metrics: dict  # name -> float, or None when the run diverged
-    curves: dict  # name -> list of per-epoch floats
-    diverged: bool
-    diverged_step: int | None
 
 
 @dataclass
@@ -44,7 +37,7 @@ class SweepStats:
     groups: int = 0
     chunks: int = 0
     per_chunk: list = field(default_factory=list)
-    records: list = field(default_factory=list)  # run_pairs: every record it trained
+    records: Runs | list = field(default_factory=list)  # run_pairs(keep=True): its runs
     chunk_size: int = 0  # runs per call of the chunk in progress (recorded with it)
 
 
@@ -90,12 +83,11 @@ def _host_seed_program():
     return jax.jit(jax.vmap(one, in_axes=(None, 0)))
 
 
-def _host_data(settings: list[Setting], seeds: list[int], study_seed: int,
-               idx: np.ndarray) -> dict:
+def _host_data(pairs: Pairs, study_seed: int, idx: np.ndarray) -> dict:
     """Per-run NumPy data for datasets that are drawn on the host, stacked."""
     ints = np.asarray(_host_seed_program()(study_seed, idx))
     rows = [setting.host_sample({s: int(v) for s, v in zip(SOURCES, seed_ints)})
-            for setting, seed_ints in zip(settings, ints)]
+            for setting, seed_ints in zip(pairs.per_run(), ints)]
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -114,42 +106,41 @@ def _shard(tree, mesh):
     return jax.tree_util.tree_map(lambda a: jax.device_put(a, sh), tree)
 
 
-def _inputs(settings: list[Setting], seeds: list[int], study_seed: int):
-    """Host arrays for one chunk, built per distinct setting with NumPy (a Python call
-    per run costs more than a GPU spends training it at 100k runs a chunk)."""
-    host = settings[0].host
-    seeds_arr = np.asarray(seeds, np.int64)
-    which: dict[int, tuple[Setting, list]] = {}
-    for i, s in enumerate(settings):
-        which.setdefault(id(s), (s, []))[1].append(i)
-    idx = np.zeros((len(seeds_arr), len(SOURCES)), np.uint32)
-    hp = {n: np.zeros(len(seeds_arr), np.float32) for n in settings[0].hparams}
-    for setting, rows in which.values():
-        rows = np.asarray(rows)
-        idx[rows] = source_indices(setting, seeds_arr[rows])
+def _inputs(settings, seeds, study_seed: int):
+    """Host arrays for one chunk (``settings``: a ``Pairs``, or a setting per run with
+    ``seeds``), built per distinct setting with NumPy (a Python call per run costs more
+    than a GPU spends training it at 100k runs a chunk)."""
+    pairs = settings if isinstance(settings, Pairs) else Pairs.of(settings, seeds)
+    first = pairs.settings[0]
+    idx = np.zeros((len(pairs), len(SOURCES)), np.uint32)
+    hp = {n: np.zeros(len(pairs), np.float32) for n in first.hparams}
+    for j, setting in enumerate(pairs.settings):
+        rows = pairs.which == j
+        idx[rows] = source_indices(setting, pairs.seeds[rows])
         for n, v in setting.hparams.items():
             hp[n][rows] = v
-    data = _host_data(settings, seeds, study_seed, idx) if host else None
+    data = _host_data(pairs, study_seed, idx) if first.host else None
     return np.uint32(study_seed), idx, hp, data
 
 
-def execute(settings: list[Setting], seeds: list[int], *, study_seed: int,
-            vmapped: bool = True) -> dict:
-    """Run ``(settings[i], seeds[i])`` for every i in one program; all share a static.
-    With several local devices the run axis is sharded over them (no communication
-    between runs); ``vmapped=False`` runs them one at a time (the reference)."""
-    host = settings[0].host
-    seed_arr, idx, hp, data = _inputs(settings, seeds, study_seed)
+def execute(settings, seeds, *, study_seed: int, vmapped: bool = True) -> dict:
+    """Run ``(settings[i], seeds[i])`` for every i in one program; all share a static
+    (``settings`` may be a ``Pairs``, then ``seeds`` is not used). With several local
+    devices the run axis is sharded over them (no communication between runs);
+    ``vmapped=False`` runs them one at a time (the reference)."""
+    pairs = settings if isinstance(settings, Pairs) else Pairs.of(settings, seeds)
+    first = pairs.settings[0]
+    seed_arr, idx, hp, data = _inputs(pairs, None, study_seed)
     if vmapped:
         mesh = _mesh()
-        out = _program(settings[0])(seed_arr, *_shard((idx, hp, data), mesh))
+        out = _program(first)(seed_arr, *_shard((idx, hp, data), mesh))
         return jax.device_get(out)
-    prog = _program(settings[0], vmapped=False)
+    prog = _program(first, vmapped=False)
     outs = []
-    for i in range(len(settings)):
+    for i in range(len(pairs)):
         pick = (lambda t: jax.tree_util.tree_map(lambda a: a[i], t))
         outs.append(jax.device_get(prog(seed_arr, idx[i], pick(hp),
-                                        pick(data) if host else None)))
+                                        pick(data) if first.host else None)))
     return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *outs)
 
 
@@ -159,13 +150,17 @@ def _budget_bytes() -> int:
     return memory_budget()
 
 
-def bytes_per_run(settings: list[Setting], study_seed: int, probe: int = 8) -> float:
+def bytes_per_run(settings, study_seed: int, probe: int = 8) -> float:
     """Device memory per run, from the compiled program's memory analysis at a small
     probe size (arguments, outputs and temporaries all grow with the run axis)."""
     n = probe * max(1, len(jax.local_devices()))
-    pick = [settings[i % len(settings)] for i in range(n)]
-    args = _inputs(pick, list(range(n)), study_seed)
-    mem = _program(settings[0]).lower(*args).compile().memory_analysis()
+    settings = list(settings)
+    few = min(n, 8 * max(1, len(jax.local_devices())))  # real inputs: host data costs
+    seed, *args = _inputs(Pairs(tuple(settings), np.arange(few) % len(settings),
+                                np.arange(few)), None, study_seed)
+    args = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct((n,) + a.shape[1:], a.dtype), args)
+    mem = _program(settings[0]).lower(seed, *args).compile().memory_analysis()
     if mem is None:
         return 0.0
     total = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
@@ -181,6 +176,12 @@ def auto_chunk(settings: list[Setting], study_seed: int, n_runs: int) -> int:
         # The probe costs a compile; a CPU's RAM holds a default chunk of the small
         # networks jaxstab trains, and an out-of-memory error would halve it anyway.
         return n_runs
+    if len(jax.local_devices()) == 1:
+        # Probed at the size the chunks will have: when that fits (the usual case), the
+        # probe's compile is the very one the sweep runs (JAX caches it), not one more.
+        size = chunk_bounds(n_runs, cap, 1)[1]
+        if bytes_per_run(settings, study_seed, probe=size) * size <= _budget_bytes():
+            return size
     per_run = bytes_per_run(settings, study_seed)
     if per_run > 0:
         cap = min(cap, max(1, int(_budget_bytes() // per_run)))
@@ -192,33 +193,35 @@ def _is_oom(err: Exception) -> bool:
     return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
 
 
-def records(settings, seeds, out) -> list[RunRecord]:
-    # Bulk .tolist() conversions: at 100k runs a chunk, per-element float() calls would
-    # cost more than the training itself.
+def records(settings, seeds, out) -> Runs:
+    """A chunk's runs as columns (``jaxstab.runs``), from the engine's arrays with NumPy:
+    at 100k runs a chunk, a Python object per run would cost more than the training
+    itself. ``settings``: a ``Pairs`` (``seeds`` unused), or a setting per run."""
+    pairs = settings if isinstance(settings, Pairs) else Pairs.of(settings, seeds)
     div = np.asarray(out["diverged"], bool)
-    steps = np.asarray(out["diverged_step"]).tolist()
-    metrics = {k: np.where(div | ~np.isfinite(v), np.nan, v).tolist()
+    metrics = {k: np.where(div | ~np.isfinite(v), np.nan, np.asarray(v, np.float64))
                for k, v in out["metrics"].items()}
-    curves = {k: np.asarray(v, np.float64).tolist() for k, v in out["curves"].items()}
-    recs = []
-    for i, (setting, seed) in enumerate(zip(settings, seeds)):
-        d = bool(div[i])
-        m = {k: (None if v[i] != v[i] else v[i]) for k, v in metrics.items()}
-        m["diverged"] = float(d)
-        recs.append(RunRecord(setting.key, int(seed), m, {k: v[i] for k, v in curves.items()},
-                              d, steps[i] if d else None))
-    return recs
+    metrics["diverged"] = div.astype(np.float64)
+    return Runs.build(pairs.settings, pairs.which, pairs.seeds, div,
+                      np.asarray(out["diverged_step"], np.int64), metrics, out["curves"])
 
 
 def plan(study: Study, seeds: int, skip=frozenset(), only=None
          ) -> list[list[tuple[Setting, int]]]:
-    """Groups of (setting, seed) still to run, one group per compiled program;
-    ``only``: the keys of the settings to run (None: all)."""
+    """Groups of (setting, seed) still to run, one group per compiled program; ``skip``:
+    (setting key, seed) pairs, or setting key -> seeds; ``only``: the keys of the
+    settings to run (None: all)."""
     groups: dict[tuple, list] = {}
     for setting in study.settings():
         if only is not None and setting.key not in only:
             continue
-        todo = [(setting, k) for k in range(seeds) if (setting.key, k) not in skip]
+        if isinstance(skip, Mapping):  # setting key -> stored seeds (NumPy)
+            ks = np.arange(seeds)
+            have = skip.get(setting.key)
+            todo = [(setting, k) for k in (ks if have is None else
+                                           ks[~np.isin(ks, have)]).tolist()]
+        else:
+            todo = [(setting, k) for k in range(seeds) if (setting.key, k) not in skip]
         if todo:
             groups.setdefault(setting.static, []).extend(todo)
     return list(groups.values())
@@ -243,12 +246,13 @@ def _notify(progress, method: str, *args) -> None:
         progress(*args)
 
 
-def run_pairs(pairs: list[tuple[Setting, int]], *, study_seed: int,
+def run_pairs(pairs: list[tuple[Setting, int]] | Pairs, *, study_seed: int,
               chunk_size: int | None = None, on_chunk=None, progress=None,
               stats: SweepStats | None = None, total: int | None = None,
               keep: bool = False, fixed: bool = False) -> SweepStats:
-    """Train ``(setting, seed)`` pairs that share one compiled program, chunk by chunk:
-    the one run loop (the sweep and the search both use it). ``on_chunk(records,
+    """Train ``(setting, seed)`` pairs (a list, or a ``Pairs``) that share one compiled
+    program, chunk by chunk: the one run loop (the sweep, the search and the units of
+    work shared between processes use it). ``on_chunk(records,
     seconds)`` gets each finished chunk (the store commits it) before the next starts.
 
     ``chunk_size=None`` sizes chunks from the compiled program's memory analysis. An
@@ -259,28 +263,27 @@ def run_pairs(pairs: list[tuple[Setting, int]], *, study_seed: int,
     (padded), so that calls of any length share one compile (the search's calls).
     """
     stats = SweepStats() if stats is None else stats
+    pairs = pairs if isinstance(pairs, Pairs) else Pairs.of([s for s, _ in pairs],
+                                                            [k for _, k in pairs])
     total = len(pairs) if total is None else total
     n_proc, rank = jax.process_count(), jax.process_index()
     ndev = len(jax.local_devices())
     share = pairs[rank::n_proc]
     todo_max = math.ceil(len(pairs) / n_proc)
-    settings = [s for s, _ in pairs]
-    size = chunk_size or auto_chunk(settings, study_seed, todo_max)
+    size = chunk_size or auto_chunk(pairs.settings, study_seed, todo_max)
     pos = 0
-    out_recs: list[RunRecord] = []
+    out_recs: list[Runs] = []
     while pos < todo_max:
         _, size_now = chunk_bounds(todo_max - pos, size, ndev)
         if fixed:
             size_now = math.ceil(size / ndev) * ndev
         part = share[pos:pos + size_now]
         # every process runs a chunk of the same shape, padded with a repeated run
-        filler = part[-1] if part else pairs[0]
-        padded = part + [filler] * (size_now - len(part))
+        padded = part.padded(size_now, part if len(part) else pairs[:1])
         t0 = time.perf_counter()
         stats.chunk_size = size_now
         try:
-            out = execute([s for s, _ in padded], [k for _, k in padded],
-                          study_seed=study_seed)
+            out = execute(padded, padded.seeds, study_seed=study_seed)
         except Exception as err:  # noqa: BLE001 - only out-of-memory is handled
             if not _is_oom(err) or size_now <= ndev or n_proc > 1:
                 raise
@@ -289,19 +292,18 @@ def run_pairs(pairs: list[tuple[Setting, int]], *, study_seed: int,
         if n_proc > 1:
             recs = _gather_records(pairs, n_proc, pos, size_now, out)
         else:
-            recs = records([s for s, _ in part], [k for _, k in part],
-                           jax.tree_util.tree_map(lambda a: a[:len(part)], out))
+            recs = records(part, None, jax.tree_util.tree_map(lambda a: a[:len(part)], out))
         seconds = time.perf_counter() - t0
         pos += size_now
         if on_chunk is not None and rank == 0:
             on_chunk(recs, seconds)
         if keep:
-            out_recs.extend(recs)
+            out_recs.append(recs)
         stats.runs += len(recs)
         stats.chunks += 1
         stats.per_chunk.append((len(recs), seconds))
         _notify(progress, "update", stats.runs, total)
-    stats.records = out_recs
+    stats.records = Runs.concat(out_recs) if keep else []
     return stats
 
 
@@ -313,7 +315,7 @@ def describe(setting: Setting, group: list) -> str:
 
 
 def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
-          skip=frozenset(), on_chunk: Callable[[list[RunRecord], float], None] | None = None,
+          skip=frozenset(), on_chunk: Callable[[Runs, float], None] | None = None,
           progress=None, fixed: bool = False, stats: SweepStats | None = None,
           only=None) -> SweepStats:
     """Train every (setting, seed) not in ``skip``, group by group (``run_pairs``);
@@ -337,7 +339,7 @@ def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = No
     return stats
 
 
-def _gather_records(group, n_proc: int, pos: int, size: int, out) -> list[RunRecord]:
+def _gather_records(group, n_proc: int, pos: int, size: int, out) -> Runs:
     """All processes' results of this chunk step, on every process (stacked by rank)."""
     from jax.experimental import multihost_utils
 
@@ -346,5 +348,5 @@ def _gather_records(group, n_proc: int, pos: int, size: int, out) -> list[RunRec
     for r in range(n_proc):
         part = group[r::n_proc][pos:pos + size]
         mine = jax.tree_util.tree_map(lambda a: np.asarray(a)[r][:len(part)], allout)
-        recs.extend(records([s for s, _ in part], [k for _, k in part], mine))
-    return recs
+        recs.append(records(part, None, mine))
+    return Runs.concat(recs)

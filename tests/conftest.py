@@ -33,13 +33,36 @@ def tiny_study():
 
 
 @pytest.fixture
-def cli(tmp_path):
-    """Run the jaxstab CLI in a subprocess inside tmp_path: (rc, stdout, stderr)."""
+def cli(tmp_path, monkeypatch):
+    """Run the jaxstab CLI inside tmp_path: (rc, stdout, stderr). In this process
+    (``jaxstab.cli.main``, the console script's own entry point), which saves a JAX
+    start-up per call; tests of what only a process shows (signals, kills, imports)
+    start their own. ``JAXSTAB_TEST_SUBPROCESS=1`` runs every call as a process."""
+    if os.environ.get("JAXSTAB_TEST_SUBPROCESS") == "1":
+        return cli_process(tmp_path)
+    import contextlib
+    import io
+
+    from jaxstab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args, timeout=600):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main([str(a) for a in args])
+        return rc, out.getvalue(), err.getvalue()
+
+    return run
+
+
+def cli_process(cwd):
+    """The jaxstab CLI as a subprocess inside ``cwd``: (rc, stdout, stderr)."""
     import subprocess
 
     def run(*args, timeout=600):
         p = subprocess.run([sys.executable, "-m", "jaxstab.cli", *map(str, args)],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+                           cwd=cwd, capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
     return run

@@ -138,16 +138,13 @@ def store_health(store: Path, n_metrics: int) -> int:
         distinct = db.execute("SELECT COUNT(*) FROM (SELECT DISTINCT fingerprint, setting, "
                               "seed FROM runs)").fetchone()[0]
         assert runs == distinct
-        incomplete = db.execute(
-            "SELECT COUNT(*) FROM runs r WHERE (SELECT COUNT(*) FROM metrics m WHERE "
-            "m.fingerprint=r.fingerprint AND m.setting=r.setting AND m.seed=r.seed) != ?",
-            (n_metrics,)).fetchone()[0]
-        assert incomplete == 0, "a run is stored without all of its metrics"
-        orphans = db.execute(
-            "SELECT COUNT(*) FROM metrics m WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE "
-            "m.fingerprint=r.fingerprint AND m.setting=r.setting AND m.seed=r.seed)"
-        ).fetchone()[0]
-        assert orphans == 0, "metrics of a run that is not stored"
+        # (SQL views over the blocks of schema version 2: one row per run, and per run
+        # and metric)
+        per_run = db.execute(
+            "SELECT COUNT(*), SUM(k != ?) FROM (SELECT COUNT(*) AS k FROM run_metrics "
+            "GROUP BY fingerprint, setting, seed)", (n_metrics,)).fetchone()
+        assert per_run[1] in (0, None), "a run is stored without all of its metrics"
+        assert per_run[0] == runs, "metrics of a run that is not stored"
         lost = db.execute("SELECT COUNT(*) FROM runs WHERE chunk NOT IN "
                           "(SELECT id FROM chunks)").fetchone()[0]
         assert lost == 0, "a run whose chunk (and environment record) is missing"
@@ -355,9 +352,12 @@ def test_sigkill_during_a_commit_leaves_all_or_nothing(work):
         mid += "committed" not in rest
         with closing(sqlite3.connect(store)) as db:
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            runs, metrics, curves, chunks = (db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                                             for t in ("runs", "metrics", "curves", "chunks"))
-        assert (runs, metrics, curves, chunks) in {(0, 0, 0, 0), (n, 6 * n, n, 1)}
+            runs, metrics, curves, chunks = (
+                db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("runs", "run_metrics", "block_curves", "chunks"))
+        # one curve row per block: at most 1024 runs of one of the 7 settings
+        blocks = sum(-(-len(range(i, n, 7)) // 1024) for i in range(7))
+        assert (runs, metrics, curves, chunks) in {(0, 0, 0, 0), (n, 6 * n, blocks, 1)}
         with closing(Store(store)) as s:  # usable again: the chunk commits in full
             fp = s.studies()[0][1]
             rec = SimpleNamespace(setting="setting 0", seed=0, diverged=False,
@@ -571,7 +571,7 @@ def _meta_without_schema(path: Path, filled: Path) -> None:
 def _missing_table(path: Path, filled: Path) -> None:
     path.write_bytes(filled.read_bytes())
     with closing(sqlite3.connect(path)) as db:
-        db.execute("DROP TABLE curves")
+        db.execute("DROP TABLE block_curves")
         db.commit()
 
 
@@ -595,7 +595,8 @@ STORE_CASES = {
     "schema_version_text": (_schema("one"), ("run", "export"),
                             r"has schema version 'one'"),
     "missing_table": (_missing_table, ("run", "export"),
-                      r"not a usable results store \(damaged: table curves is missing\)"),
+                      (r"not a usable results store \(damaged: table block_curves is "
+                       r"missing\)")),
     "empty_file": (lambda p, f: p.write_bytes(b""), ("export",),
                    r"holds no results; run `jaxstab run` first"),
 }

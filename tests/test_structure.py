@@ -8,12 +8,12 @@ ROOT = Path(__file__).parents[1] / "jaxstab"
 # study -> task -> sweep -> store -> stats -> report; run_study (api) strings them
 # together; the CLI is a shell over it. Lower number: lower layer.
 LAYERS = {
-    "errors": 0, "_check": 0, "_linalg": 0, "env": 0,
+    "errors": 0, "_check": 0, "_linalg": 0, "env": 0, "runs": 0,
     "data": 1, "model_config": 1, "optim": 1, "metrics": 1, "search_config": 1,
     "stats": 1,
     "models": 2, "train": 3, "usertask": 3, "builtin": 4,
     "study": 5, "loader": 5,
-    "sweep": 6, "store": 7, "search": 8,
+    "sweep": 6, "store": 7, "search": 8, "sequential": 8, "units": 8,
     "summary": 9, "progress": 9, "report": 9,
     "importer": 10, "api": 10, "cli": 11, "__init__": 12,
 }

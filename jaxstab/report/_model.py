@@ -118,6 +118,7 @@ class StudyReport:
     paired: tuple[an.PairedDiff, ...] = ()
     baselines: tuple[an.Baseline, ...] = ()
     divergence: tuple[an.Divergence, ...] = ()
+    sequential: SequentialReport | None = None  # claims decided by a sequential run
     shown_config: Mapping[str, Any] = field(default_factory=dict, metadata=_NO_JSON)
     runs_csv: str = field(default="", metadata=_NO_JSON)
 
@@ -130,6 +131,16 @@ class StudyReport:
         if self.ranking is None:
             return ()
         return tuple(r.key for r in self.ranking.ranks if r.tied_with_best)
+
+
+@dataclass(frozen=True)
+class SequentialReport:
+    """A study run with ``--until-decided``: its look schedule, the looks taken and the
+    claims' sequential verdicts (jaxstab.stats.SequentialVerdict, each with its path)."""
+
+    schedule: tuple[int, ...]
+    looks: int
+    verdicts: tuple
 
 
 @dataclass(frozen=True)
@@ -229,11 +240,14 @@ def _search(result) -> SearchReport:
                         tuple(result.verdicts(rng=RNG_SEED)))
 
 
-def build_study(results: StudyResults, slug: str, now: str, search=None) -> StudyReport:
-    """``search``: the study's finished search (``jaxstab.search.stored_search``)."""
+def build_study(results: StudyResults, slug: str, now: str, search=None,
+                sequential=None) -> StudyReport:
+    """``search``: the study's finished search (``jaxstab.search.stored_search``);
+    ``sequential``: its sequential run (``jaxstab.sequential.stored``), whose verdicts
+    replace the fixed-sample ones (never computed on sequentially collected data)."""
     study = results.study
     main = study.main_metric
-    claims = tuple(getattr(study, "claims", ()) or ())
+    claims = tuple(getattr(study, "claims", ()) or ()) if sequential is None else ()
     recorded = sorted({m for s in results.settings for m in s.metrics} - {"diverged"})
     metrics = tuple([main] + [m for m in recorded if m != main])
     table_metrics = tuple(dict.fromkeys([main] + [c.metric for c in claims]))
@@ -243,6 +257,10 @@ def build_study(results: StudyResults, slug: str, now: str, search=None) -> Stud
         notes.append(f"{len(results.settings) - len(ran)} setting(s) have no runs yet")
         results = an.replace_settings(results, ran)
     grid = grid_of(getattr(study, "factors", ()), [dict(s.factors) for s in ran])
+    if sequential is not None:
+        notes.append("the claims were decided sequentially (above); the rankings and "
+                     "comparisons below are fixed-sample tests of settings that got "
+                     "different numbers of seeds by that design: read them as exploratory")
     a = an.analysis(results, claims, main, notes) if ran else None
     first = {row.key: row.summary for row in (a.settings if a is not None else ())}
     others = tuple(m for m in metrics if m not in table_metrics)
@@ -288,6 +306,8 @@ def build_study(results: StudyResults, slug: str, now: str, search=None) -> Stud
                                      a.pairwise if a is not None else None, labels, main),
         baselines=an.baselines(a, results, main_summaries, n_eval, main),
         divergence=an.divergence(a, results), shown_config=applicable(study),
+        sequential=None if sequential is None else SequentialReport(
+            tuple(sequential.schedule), sequential.looks, tuple(sequential.verdicts)),
         runs_csv=runs_csv(results))
 
 
@@ -296,6 +316,7 @@ def index_entry(r: StudyReport) -> IndexEntry:
     return IndexEntry(
         r.name, r.slug, r.description, r.seeds, r.runs, r.date,
         tuple((v.claim, v.status) for v in r.verdicts
+              + (r.sequential.verdicts if r.sequential else ())
               + (r.search.verdicts if r.search else ())),
         settings=len(r.settings), best=r.setting(best.key).label if best else "",
         best_mean=best.value if best else math.nan,
@@ -307,6 +328,7 @@ def study_report(store: Store, name: str, fingerprint: str, slug: str,
                  generated: str) -> StudyReport:
     """One study of the store, read and built (the unit a report worker does)."""
     from jaxstab.search import stored_search
+    from jaxstab.sequential import stored
 
     with warnings.catch_warnings():
         # scipy warns about near-constant samples (every seed at one accuracy); the
@@ -314,7 +336,8 @@ def study_report(store: Store, name: str, fingerprint: str, slug: str,
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
         results = store.results(fingerprint)
         search = stored_search(store, fingerprint, results.study)
-        return build_study(results, slug, generated, search)
+        sequential, _ = stored(store, results)
+        return build_study(results, slug, generated, search, sequential)
 
 
 def plan(store: Store) -> list[tuple[str, str, str]]:

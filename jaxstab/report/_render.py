@@ -13,12 +13,14 @@ from importlib import metadata
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from jaxstab.report import _page
 from jaxstab.report._config import to_toml as to_toml
 from jaxstab.report._format import (duration, interval, label, num, percent, pval,
                                     value_text)
 from jaxstab.report._model import IndexReport, StudyReport, jsonable
+from jaxstab.report._seqfig import path_figure
 
 QUANTITY = {"mean": "mean", "spread": "spread (std)"}
 WORD = {"greater": "greater", "less": "smaller"}
@@ -113,7 +115,9 @@ def render_study(r: StudyReport, env: jinja2.Environment | None = None) -> str:
                                       unit="replicates of the whole search")
                         for v in r.search.verdicts]
     others = [m for m in r.metrics if m not in r.table_metrics]
+    seq = r.sequential
     return env.get_template("study.html").render(
+        sequential_svg=Markup(path_figure(seq.verdicts, seq.schedule)) if seq else "",
         r=r, words=words, search_words=search_words, figures=_page.figures(r),
         toml=to_toml(dict(r.shown_config or r.config)), labels=labels,
         other_tables=_chunks(others, METRICS_PER_TABLE),

@@ -29,6 +29,7 @@ from jaxstab.stats._factorial import FactorEffect as FactorEffect
 from jaxstab.stats._factorial import Factorial as Factorial
 from jaxstab.stats._factorial import factorial as factorial
 from jaxstab.stats._format import format_comparison_table as format_comparison_table
+from jaxstab.stats._format import format_sequential_verdicts as format_sequential_verdicts
 from jaxstab.stats._format import format_variance_table as format_variance_table
 from jaxstab.stats._format import format_verdicts as format_verdicts
 from jaxstab.stats._intervals import Interval as Interval
@@ -46,6 +47,11 @@ from jaxstab.stats._omnibus import omnibus as omnibus
 from jaxstab.stats._omnibus import welch_anova as welch_anova
 from jaxstab.stats._power import brown_forsythe_effect as brown_forsythe_effect
 from jaxstab.stats._power import seeds_needed as seeds_needed
+from jaxstab.stats._sequential import Look as Look
+from jaxstab.stats._sequential import SequentialVerdict as SequentialVerdict
+from jaxstab.stats._sequential import look_schedule as look_schedule
+from jaxstab.stats._sequential import seeds_to_run as seeds_to_run
+from jaxstab.stats._sequential import sequential_verdicts as sequential_verdicts
 from jaxstab.stats._shape import Shape as Shape
 from jaxstab.stats._shape import shape_of as shape_of
 from jaxstab.stats._summary import Summary as Summary

@@ -8,6 +8,7 @@ from typing import Any
 
 from jaxstab.stats._effects import Effect
 from jaxstab.stats._multiple import Pairwise
+from jaxstab.stats._sequential import SequentialVerdict
 from jaxstab.stats._variance import SourceVariance
 from jaxstab.stats._verdicts import Verdict
 
@@ -95,6 +96,33 @@ def format_verdicts(verdicts: Sequence[Verdict]) -> str:
         text = getattr(v, "statement", "") or v.claim
         extra = [n for n in [v.note] if n]
         lines.append(f"{i}. {text}" + "".join(f"\n   note: {n}" for n in extra))
+    return "\n".join(lines)
+
+
+def format_sequential_verdicts(verdicts: Sequence[SequentialVerdict]) -> str:
+    """One line per claim (verdict, look, seeds, z against its boundary), then each
+    claim's statement and its path: z and boundary at every look."""
+    if not verdicts:
+        return "no claims"
+    heads = ["#", "verdict", "claim", "metric", "look", "seeds", "test", "z", "boundary",
+             "level"]
+    rows = []
+    for i, v in enumerate(verdicts, 1):
+        last = v.looks[-1] if v.looks else None
+        rows.append([str(i), v.status.upper(), v.claim, v.metric,
+                     f"{last.look + 1}/{v.n_looks}" if last else f"0/{v.n_looks}",
+                     str(v.seeds_used), v.test or "n/a",
+                     _num(last.statistic) if last else "-",
+                     _num(last.efficacy) if last else "-", _num(last.alpha) if last else "-"])
+    first = verdicts[0]
+    lines = [f"sequential verdicts: group-sequential tests at alpha={first.alpha:g}, "
+             f"{first.correction}, looks up to {first.max_seeds} seeds per setting\n"
+             f"{table(heads, rows)}"]
+    for i, v in enumerate(verdicts, 1):
+        path = ", ".join(f"{lk.seeds}: z={_num(lk.statistic)} (>= {_num(lk.efficacy)})"
+                         for lk in v.looks)
+        lines.append(f"{i}. {v.statement}" + (f"\n   path: {path}" if path else "")
+                     + (f"\n   note: {v.note}" if v.note else ""))
     return "\n".join(lines)
 
 

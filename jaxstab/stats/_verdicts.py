@@ -136,8 +136,9 @@ class _Row(NamedTuple):
     comparison: Comparison | None
 
 
-def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Generator,
-             n_resamples: int) -> _Row:
+def claim_groups(claim: Any, settings: list[Any]) -> tuple:
+    """The claim's two settings as groups of its metric, and whether they pair by seed
+    (a claim checked, each side naming exactly one setting, the two different)."""
     where = _check_claim(claim)
     sa = _study.find(settings, claim.a, f"{where}: a")
     sb = _study.find(settings, claim.b, f"{where}: b")
@@ -147,7 +148,12 @@ def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Ge
         ga, gb = _study.group(sa, claim.metric), _study.group(sb, claim.metric)
     except UserError as err:
         raise UserError(f"{where}: {err}") from None
-    paired = _study.can_pair(ga, gb)
+    return ga, gb, _study.can_pair(ga, gb)
+
+
+def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Generator,
+             n_resamples: int) -> _Row:
+    ga, gb, paired = claim_groups(claim, settings)
     fa, fb = _study.aligned(ga, gb) if paired else (ga.values, gb.values)
     div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
     short = _study.shortfall(ga, gb, paired=paired, min_n=3 if claim.kind == "spread" else 2)

@@ -1,6 +1,6 @@
-"""SQLite results store. Each finished chunk is committed in one transaction; runs are
-keyed by (study fingerprint, setting, seed), so re-running resumes and a changed study
-gets a new fingerprint instead of mixing with old results."""
+"""The results store: one SQLite file. Each finished chunk is committed in one
+transaction; runs are keyed by (study fingerprint, setting, seed), so re-running resumes
+and a changed study gets a new fingerprint instead of mixing with old results."""
 
 from __future__ import annotations
 
@@ -10,89 +10,19 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import numpy as np
-
-from jaxstab._check import trusted
 from jaxstab.errors import UserError
-from jaxstab.study import Study, study_from_dict
+from jaxstab.runs import Runs, from_records
+from jaxstab.store import _blocks, _leases, _read
+from jaxstab.store._migrate import migrate
+from jaxstab.store._results import StudyResults
+from jaxstab.store._schema import SCHEMA, SCHEMA_VERSION, TABLES, V1_TABLES, statements
 
-SCHEMA_VERSION = 1
-_TABLES = ("meta", "studies", "chunks", "runs", "metrics", "curves")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS studies (
-    fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, config TEXT NOT NULL,
-    created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, finished REAL NOT NULL,
-    seconds REAL NOT NULL, runs INTEGER NOT NULL, env TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    fingerprint TEXT NOT NULL, setting TEXT NOT NULL, seed INTEGER NOT NULL,
-    chunk INTEGER NOT NULL, diverged INTEGER NOT NULL, diverged_step INTEGER,
-    PRIMARY KEY (fingerprint, setting, seed));
-CREATE TABLE IF NOT EXISTS metrics (
-    fingerprint TEXT NOT NULL, setting TEXT NOT NULL, seed INTEGER NOT NULL,
-    metric TEXT NOT NULL, value REAL,
-    PRIMARY KEY (fingerprint, setting, seed, metric));
-CREATE TABLE IF NOT EXISTS curves (
-    fingerprint TEXT NOT NULL, setting TEXT NOT NULL, seed INTEGER NOT NULL,
-    name TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (fingerprint, setting, seed, name));
-CREATE TABLE IF NOT EXISTS search_picks (
-    fingerprint TEXT NOT NULL, pick INTEGER NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (fingerprint, pick));
-CREATE TABLE IF NOT EXISTS looks (
-    fingerprint TEXT NOT NULL, look INTEGER NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (fingerprint, look));
-"""
-
-
-@dataclass(frozen=True)
-class SettingResults:
-    key: str
-    factors: dict
-    sources: tuple
-    seeds: np.ndarray
-    metrics: dict  # name -> (n,) float array, NaN where missing (a diverged run)
-    diverged: np.ndarray
-    diverged_step: np.ndarray  # -1 where the run did not diverge
-    curves: dict  # name -> (n, epochs) float array
-
-
-@dataclass(frozen=True)
-class StudyResults:
-    """A study's runs read back: ``settings`` in grid order, each with its factor values
-    as a dict and its metrics as NumPy arrays over seeds."""
-
-    study: Study
-    fingerprint: str
-    settings: list
-    chunks: list  # dicts: finished, seconds, runs, env
-
-    def values(self, metric: str) -> list[tuple[dict, np.ndarray]]:
-        """``[(factors, values over seeds)]``, NaN where a run diverged."""
-        out = []
-        for s in self.settings:
-            if metric not in s.metrics and len(s.seeds):
-                known = sorted({m for x in self.settings for m in x.metrics})
-                raise UserError(f"metric: `{metric}` is not recorded for {self.study.name}; "
-                                f"it has: {', '.join(known)}")
-            out.append((dict(s.factors), s.metrics.get(metric, np.full(len(s.seeds),
-                                                                         np.nan))))
-        return out
-
-    def setting(self, **factors) -> "SettingResults":
-        """The one setting with these factor values."""
-        found = [s for s in self.settings
-                 if all(k in s.factors and s.factors[k] == v for k, v in factors.items())]
-        if len(found) != 1:
-            raise UserError(f"setting: {factors} matches {len(found)} settings of "
-                            f"{self.study.name}; it must match exactly one")
-        return found[0]
+if TYPE_CHECKING:  # (the study layer imports JAX; exporting a store needs none of it)
+    from jaxstab.study import Study
 
 
 class Store:
@@ -116,14 +46,15 @@ class Store:
             raise UserError(f"--store: cannot create {self.path}: {why}")
         if existed and create and not os.access(self.path, os.R_OK | os.W_OK):
             raise UserError(f"--store: {self.path} is not writable")
+        self._uri = None
         try:
             if existed and not create and not (
                     os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
                 # A store we cannot write to (a read-only folder or file) is still
                 # readable: SQLite's WAL mode would need to create its -shm file, which
                 # an immutable read-only open does not.
-                uri = f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1"
-                self.db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                self._uri = f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1"
+                self.db = sqlite3.connect(self._uri, uri=True, isolation_level=None)
             else:
                 self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         except sqlite3.Error as e:
@@ -136,21 +67,25 @@ class Store:
                 verb = "use" if existed else "create"
                 raise UserError(f"--store: cannot {verb} {self.path} ({e})") from None
             if isinstance(e, sqlite3.DatabaseError):
+                # (the schema's own pages can be the damaged ones: it spans several)
+                what = f"damaged: {e}" if "malformed database schema" in str(e) else e
                 raise UserError(f"--store: {self.path} is not a usable results store "
-                                f"({e})") from None
+                                f"({what})") from None
             raise
 
     def _open(self, existed: bool, create: bool) -> None:
         # Everything is checked read-only first, so a store this jaxstab cannot use (a
         # damaged file, another program's database, another schema version) is left
         # byte for byte as it was; switching to WAL would already rewrite its header.
-        fresh = not self._check() if existed else True
+        version = self._check() if existed else None
         if not create:
-            if fresh:
+            if version is None:
                 raise UserError(f"--store: {self.path} holds no results; run `jaxstab run` "
                                 f"first")
+            if version == 1:
+                self._upgrade_copy()
             return
-        if not fresh:
+        if version is not None:
             # A damaged page is only found by reading it; find it before appending.
             bad = self.db.execute("PRAGMA quick_check").fetchone()[0]
             if bad != "ok":
@@ -158,41 +93,60 @@ class Store:
                                 f"(damaged: {bad.splitlines()[-1]})")
         self.db.execute("PRAGMA journal_mode=WAL")
         with self._tx():
-            # One statement at a time: executescript() would commit mid-transaction.
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    self.db.execute(stmt)
-            # Re-read under the write lock: another process may have created it meanwhile.
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            # Re-read under the write lock: another process may have created or upgraded
+            # it meanwhile.
+            has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                                       "name='meta'").fetchone()
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() \
+                if has_meta else None
+            if row is not None and row[0] == "1":
+                migrate(self.db)  # in this transaction: all or nothing
+            elif row is not None and row[0] != str(SCHEMA_VERSION):
+                raise self._version_error(row[0])
+            for stmt in statements(SCHEMA):
+                self.db.execute(stmt)
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)",
                                 (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
-                raise self._version_error(row[0])
 
-    def _check(self) -> bool:
-        """Whether the existing file holds a store of this schema (False: an empty
-        database, e.g. one whose creation was interrupted); raise if it is unusable."""
+    def _check(self) -> int | None:
+        """The schema version of the existing file (None: an empty database, e.g. one
+        whose creation was interrupted); raise if it is unusable."""
         tables = {r[0] for r in self.db.execute(
             "SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables:
-            return False
+            return None
         row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() \
             if "meta" in tables else None
         if row is None:
             raise UserError(f"--store: {self.path} is an SQLite database but not a jaxstab "
                             f"results store (it has tables {', '.join(sorted(tables))})")
-        if str(row[0]) != str(SCHEMA_VERSION):
+        version = {"1": 1, str(SCHEMA_VERSION): SCHEMA_VERSION}.get(str(row[0]))
+        if version is None:
             raise self._version_error(row[0])
-        missing = sorted(set(_TABLES) - tables)
+        missing = sorted(set(V1_TABLES if version == 1 else TABLES) - tables)
         if missing:
             raise UserError(f"--store: {self.path} is not a usable results store (damaged: "
                             f"table {missing[0]} is missing)")
-        return True
+        return version
 
     def _version_error(self, found) -> UserError:
+        newer = str(found).isdigit() and int(found) > SCHEMA_VERSION
+        what = ("a newer jaxstab wrote it: upgrade jaxstab, or use another --store" if newer
+                else "use another --store")
         return UserError(f"--store: {self.path} has schema version {found!r}, this jaxstab "
-                         f"reads version {SCHEMA_VERSION}; use another --store")
+                         f"reads version {SCHEMA_VERSION} (and upgrades version 1); {what}")
+
+    def _upgrade_copy(self) -> None:
+        """A reader of a version-1 store: upgrade a copy in memory, write nothing."""
+        mem = sqlite3.connect("file::memory:", uri=True, isolation_level=None)
+        where = self._uri or f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        mem.execute("ATTACH DATABASE ? AS v1", (where,))
+        with _transaction(mem):
+            migrate(mem, "v1")
+        mem.execute("DETACH DATABASE v1")
+        self.db.close()
+        self.db = mem
 
     @contextmanager
     def _tx(self):
@@ -206,6 +160,8 @@ class Store:
                 self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    transaction = _tx
 
     def _begin(self) -> None:
         # Short tries, so that Ctrl-C is seen between them while another process writes.
@@ -225,14 +181,30 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def __del__(self):
+        # A connection is freed by the cycle collector only (its statement cache refers
+        # back to it), so a Store dropped unclosed would keep the file open and, in WAL
+        # mode, leave the last checkpoint to whenever that runs.
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
+
     def ensure_study(self, study: Study) -> str:
         fp = study.fingerprint
         with self._tx():
             self.db.execute(
-                "INSERT INTO studies VALUES (?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE "
-                "SET config=excluded.config, name=excluded.name",
-                (fp, study.name, json.dumps(study.to_dict()), time.time()))
+                "INSERT INTO studies (fingerprint, name, config, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(fingerprint) DO UPDATE SET config=excluded.config, "
+                "name=excluded.name", (fp, study.name, json.dumps(study.to_dict()),
+                                       time.time()))
         return fp
+
+    def _study_id(self, fingerprint: str) -> int:
+        row = self.db.execute("SELECT id FROM studies WHERE fingerprint=?",
+                              (fingerprint,)).fetchone()
+        if row is None:
+            raise UserError(f"study: no study with fingerprint {fingerprint}")
+        return row[0]
 
     def chunk_size(self, fingerprint: str) -> int | None:
         """The chunk size the study's runs were trained with (the last one recorded):
@@ -245,43 +217,68 @@ class Store:
                 return int(size)
         return None
 
+    def group_chunk_size(self, fingerprint: str, group: str, size: int | None = None
+                         ) -> int | None:
+        """The chunk size agreed for one compiled group of a study: the first process to
+        give one (``size``) records it, every later one gets the recorded size. None:
+        nothing recorded for this group (nor given); ``-1``: nor for any group of the
+        study (its runs, if any, came from before sizes were recorded per group)."""
+        if size is not None:
+            with self._tx():
+                self.db.execute("INSERT OR IGNORE INTO chunk_sizes VALUES (?, ?, ?)",
+                                (fingerprint, group, int(size)))
+        row = self.db.execute("SELECT size FROM chunk_sizes WHERE fingerprint=? AND grp=?",
+                              (fingerprint, group)).fetchone()
+        if row is not None:
+            return int(row[0])
+        known = self.db.execute("SELECT 1 FROM chunk_sizes WHERE fingerprint=? LIMIT 1",
+                                (fingerprint,)).fetchone()
+        return None if known else -1
+
     def done(self, fingerprint: str) -> set[tuple[str, int]]:
-        rows = self.db.execute("SELECT setting, seed FROM runs WHERE fingerprint=?",
-                               (fingerprint,))
-        return {(s, int(k)) for s, k in rows}
+        return _read.done(self.db, fingerprint)
+
+    def seeds_by_setting(self, fingerprint: str) -> dict:
+        """Setting key -> the sorted seeds stored for it (NumPy arrays)."""
+        return _read.seeds_by_setting(self.db, fingerprint)
 
     def values(self, fingerprint: str, metric: str) -> dict[tuple[str, int], float]:
         """(setting, seed) -> ``metric`` of every stored run (NaN where it diverged)."""
-        rows = self.db.execute(
-            "SELECT r.setting, r.seed, m.value FROM runs r LEFT JOIN metrics m ON "
-            "m.fingerprint=r.fingerprint AND m.setting=r.setting AND m.seed=r.seed AND "
-            "m.metric=? WHERE r.fingerprint=?", (metric, fingerprint))
-        return {(s, int(k)): np.nan if v is None else float(v) for s, k, v in rows}
+        return _read.values(self.db, fingerprint, metric)
 
-    def write_chunk(self, fingerprint: str, records, seconds: float, env: dict) -> int:
-        """Commit one chunk's runs atomically; runs already present are left alone."""
+    def write_chunk(self, fingerprint: str, records, seconds: float, env: dict, *,
+                    release: tuple[str, str] | None = None) -> int:
+        """Commit one chunk's runs (a ``jaxstab.runs.Runs``, or per-run records)
+        atomically; runs already present are left alone. ``release``: (unit, owner) of a
+        lease given back in the same transaction. Returns the runs added."""
+        parts = [records] if isinstance(records, Runs) else from_records(records)
         with self._tx():
+            study = self._study_id(fingerprint)
             cur = self.db.execute(
                 "INSERT INTO chunks (fingerprint, finished, seconds, runs, env) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (fingerprint, time.time(), seconds, len(records), json.dumps(env)))
-            chunk = cur.lastrowid
+                (fingerprint, time.time(), seconds, sum(map(len, parts)), json.dumps(env)))
             added = 0
-            for r in records:
-                cur = self.db.execute(
-                    "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
-                    (fingerprint, r.setting, r.seed, chunk, int(r.diverged), r.diverged_step))
-                if cur.rowcount == 0:
-                    continue  # another process finished this run first
-                added += 1
-                self.db.executemany(
-                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
-                    [(fingerprint, r.setting, r.seed, k, v) for k, v in r.metrics.items()])
-                self.db.executemany(
-                    "INSERT INTO curves VALUES (?, ?, ?, ?, ?)",
-                    [(fingerprint, r.setting, r.seed, k, json.dumps(v))
-                     for k, v in r.curves.items()])
+            for runs in parts:
+                ids = _blocks.setting_ids(self.db, study, runs.keys)
+                added += _blocks.insert(self.db, runs, ids, cur.lastrowid)
+            if release is not None:
+                self.db.execute("DELETE FROM leases WHERE fingerprint=? AND unit=? AND "
+                                "owner=?", (fingerprint, *release))
         return added
+
+    def take_lease(self, fingerprint: str, owner: str, units: list, timeout: float):
+        """Lease the first free unit with runs left to store (``_leases.take``)."""
+        with self._tx():
+            return _leases.take(self.db, self._study_id(fingerprint), fingerprint, owner,
+                                units, timeout)
+
+    def release_leases(self, owner: str) -> None:
+        with self._tx():
+            self.db.execute("DELETE FROM leases WHERE owner=?", (owner,))
+
+    def heartbeat(self, owner: str, timeout: float) -> _leases.Heartbeat:
+        return _leases.Heartbeat(self.path, owner, timeout)
 
     def studies(self) -> list[tuple[str, str, float]]:
         """(name, fingerprint, last run) of every study, the most recently run version
@@ -305,41 +302,7 @@ class Store:
         return [fp for n, fp, _ in self.studies() if n == name]
 
     def results(self, fingerprint: str) -> StudyResults:
-        row = self.db.execute("SELECT config FROM studies WHERE fingerprint=?",
-                              (fingerprint,)).fetchone()
-        if row is None:
-            raise UserError(f"study: no study with fingerprint {fingerprint}")
-        with trusted():  # checked when it ran; its files and modules may be elsewhere now
-            study = study_from_dict(json.loads(row[0]))
-        settings = []
-        for setting in study.settings():
-            key = setting.key
-            runs = self.db.execute(
-                "SELECT seed, diverged, diverged_step FROM runs WHERE fingerprint=? AND "
-                "setting=? ORDER BY seed", (fingerprint, key)).fetchall()
-            seeds = np.array([r[0] for r in runs], np.int64)
-            pos = {int(k): i for i, k in enumerate(seeds)}
-            metrics: dict[str, np.ndarray] = {}
-            for seed, metric, value in self.db.execute(
-                    "SELECT seed, metric, value FROM metrics WHERE fingerprint=? AND "
-                    "setting=?", (fingerprint, key)):
-                arr = metrics.setdefault(metric, np.full(len(seeds), np.nan))
-                arr[pos[seed]] = np.nan if value is None else value
-            curves: dict[str, list] = {}
-            for seed, name, value in self.db.execute(
-                    "SELECT seed, name, value FROM curves WHERE fingerprint=? AND setting=?",
-                    (fingerprint, key)):
-                curves.setdefault(name, [None] * len(seeds))[pos[seed]] = json.loads(value)
-            settings.append(SettingResults(
-                key=key, factors=dict(setting.factors), sources=setting.vary, seeds=seeds,
-                metrics=metrics,
-                diverged=np.array([bool(r[1]) for r in runs], bool),
-                diverged_step=np.array([-1 if r[2] is None else r[2] for r in runs], np.int64),
-                curves={k: np.array(v, float) for k, v in curves.items()}))
-        chunks = [dict(finished=f, seconds=s, runs=n, env=json.loads(e)) for f, s, n, e in
-                  self.db.execute("SELECT finished, seconds, runs, env FROM chunks WHERE "
-                                  "fingerprint=? ORDER BY id", (fingerprint,))]
-        return StudyResults(study, fingerprint, settings, chunks)
+        return _read.results(self.db, fingerprint)
 
     def write_search_picks(self, fingerprint: str, rows: list[dict]) -> None:
         """A finished search's picks (replacing any earlier copy), in one transaction."""
@@ -351,10 +314,6 @@ class Store:
                  for i, r in enumerate(_nan_to_none(rows))])
 
     def search_picks(self, fingerprint: str) -> list[dict]:
-        tables = {r[0] for r in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table'")}
-        if "search_picks" not in tables:  # a store written before picks were stored
-            return []
         return [json.loads(v) for (v,) in self.db.execute(
             "SELECT value FROM search_picks WHERE fingerprint=? ORDER BY pick",
             (fingerprint,))]
@@ -369,20 +328,25 @@ class Store:
 
     def looks(self, fingerprint: str) -> list[dict]:
         """The recorded looks of a sequential run, in order ([] for a fixed design)."""
-        tables = {r[0] for r in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table'")}
-        if "looks" not in tables:  # a store written before sequential runs existed
-            return []
         return [json.loads(v) for (v,) in self.db.execute(
             "SELECT value FROM looks WHERE fingerprint=? ORDER BY look", (fingerprint,))]
 
     def export_rows(self):
-        """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step)."""
-        return self.db.execute(
-            "SELECT s.name, m.fingerprint, m.setting, m.seed, m.metric, m.value, r.diverged, "
-            "r.diverged_step FROM metrics m JOIN studies s USING (fingerprint) "
-            "JOIN runs r USING (fingerprint, setting, seed) "
-            "ORDER BY s.name, m.fingerprint, m.setting, m.seed, m.metric")
+        """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step),
+        ordered by study name, fingerprint, setting, seed and metric; a generator that
+        holds one block of runs at a time."""
+        return _read.export_rows(self.db)
+
+
+@contextmanager
+def _transaction(db):
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _none(value):

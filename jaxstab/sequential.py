@@ -1,0 +1,146 @@
+"""Sequential seed sweeps (``jaxstab run --until-decided``): seeds in rounds, every claim
+tested after each round with group-sequential boundaries (``jaxstab.stats``), until each
+claim holds, is refuted or cannot be decided within ``--max-seeds``.
+
+A look of ``n`` seeds uses seed indices ``0..n-1`` of the fixed design (seed k is seed k),
+so sequential runs are ordinary runs of the study: resumable, exportable, comparable.
+The first round trains every setting; later rounds only the settings that undecided
+claims still need. Each look is recorded in the store (seeds, per claim: statistic,
+boundaries, decision); the decisions are recomputed from the stored runs by a pure
+function, so an interrupted run resumes at the look where it stopped, and ``compare`` and
+the report show the sequential verdicts (never a fixed-sample verdict of these data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from jaxstab.errors import UserError
+from jaxstab.study import Study
+
+DEFAULT_MAX_SEEDS = 512
+CORRECTION = "holm"  # the study's multiplicity correction (as for fixed-design verdicts)
+
+
+@dataclass
+class SequentialRun:
+    """What ``run_until_decided`` did: the look schedule, the looks taken (recorded ones
+    included) and the claims' sequential verdicts at the last look taken."""
+
+    schedule: tuple[int, ...]
+    looks: int
+    verdicts: list
+
+    @property
+    def decided(self) -> bool:
+        return _decided(self.verdicts)
+
+
+def schedule_for(study: Study, first: int | None, max_seeds: int | None) -> tuple[int, ...]:
+    from jaxstab.stats import look_schedule
+
+    return tuple(look_schedule(first or study.seeds, max_seeds or DEFAULT_MAX_SEEDS))
+
+
+def check(study: Study, first: int | None, max_seeds: int | None) -> tuple[int, ...]:
+    """The look schedule of ``study``; a study without claims has nothing to decide."""
+    if not study.claims:
+        raise UserError(f"--until-decided: study {study.name} has no claims to decide; "
+                        f"run it without --until-decided")
+    return schedule_for(study, first, max_seeds)
+
+
+def upto(results, seeds: int):
+    """``results`` with only the runs of seed index below ``seeds`` (a look's data)."""
+    out = []
+    for s in results.settings:
+        keep = s.seeds < seeds
+        out.append(replace(
+            s, seeds=s.seeds[keep], diverged=s.diverged[keep],
+            diverged_step=s.diverged_step[keep],
+            metrics={k: v[keep] for k, v in s.metrics.items()},
+            curves={k: v[keep] for k, v in s.curves.items()}))
+    return replace(results, settings=out)
+
+
+def verdicts_at(results, claims, schedule, look: int) -> list:
+    """The claims' sequential verdicts at ``look`` (0-based), recomputed from the runs."""
+    from jaxstab.stats import sequential_verdicts
+
+    data = upto(results, schedule[look])
+    return sequential_verdicts(data.settings, claims, schedule=schedule, upto=look,
+                               correction=CORRECTION)
+
+
+def look_record(schedule, look: int, verdicts) -> dict:
+    """What the store keeps of one look."""
+    return {"look": look, "seeds": schedule[look], "schedule": list(schedule),
+            "correction": CORRECTION,
+            "claims": [{"claim": v.claim, "status": v.status, **v.looks[-1].to_dict()}
+                       if v.looks else {"claim": v.claim, "status": v.status}
+                       for v in verdicts]}
+
+
+def _barrier(name: str) -> None:
+    """Under jax.distributed every process decides from the store: wait until process 0
+    has committed the round's runs."""
+    import jax
+
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def run_until_decided(study: Study, train: Callable[[int, set | None], None], *, db,
+                      fingerprint: str, save: Callable[[int, dict], None],
+                      max_seeds: int | None = None, first: int | None = None
+                      ) -> SequentialRun:
+    """Train ``study`` in rounds of the look schedule until every claim is decided.
+    ``train(n, only)`` trains the runs of seed index below ``n`` of the settings whose
+    keys are in ``only`` (None: all) that the store does not hold (``api._train``);
+    ``save(look, record)`` commits a look's record (``Store.write_look``)."""
+    import jax
+
+    schedule = check(study, first, max_seeds)
+    recorded = db.looks(fingerprint)
+    if recorded and tuple(recorded[0]["schedule"]) != schedule:
+        was = ", ".join(str(n) for n in recorded[0]["schedule"])
+        raise UserError(f"--max-seeds: {study.name} was run sequentially with looks at "
+                        f"{was} seeds in {db.path}; give the same --seeds and --max-seeds "
+                        f"to resume it (its stopping rule is fixed), or use another --store")
+    start = len(recorded)
+    # Decisions of looks taken before an interruption are recomputed from the runs.
+    verdicts = [] if start == 0 else verdicts_at(db.results(fingerprint), study.claims,
+                                                  schedule, start - 1)
+    taken = start
+    for look in range(start, len(schedule)):
+        if look > 0 and _decided(verdicts):
+            break
+        only = None if look == 0 else {k for v in verdicts if v.status == "undecided"
+                                       for k in v.settings_needed}
+        train(schedule[look], only)
+        _barrier(f"jaxstab look {fingerprint} {look}")
+        verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look)
+        if jax.process_index() == 0:
+            save(look, look_record(schedule, look, verdicts))
+        taken = look + 1
+    return SequentialRun(schedule, taken, verdicts)
+
+
+def _decided(verdicts) -> bool:
+    return all(v.status != "undecided" for v in verdicts)
+
+
+def stored(db, results) -> tuple[SequentialRun | None, list[dict]]:
+    """The sequential verdicts of a stored study that was run with ``--until-decided``
+    (recomputed from its runs at its recorded looks, with its stored claims: they fixed
+    the stopping rule) and the recorded looks; (None, []) for a fixed design."""
+    looks = db.looks(results.fingerprint)
+    if not looks:
+        return None, []
+    schedule = tuple(looks[0]["schedule"])
+    last = len(looks) - 1
+    return SequentialRun(schedule, last + 1,
+                         verdicts_at(results, results.study.claims, schedule, last)), looks

@@ -1,0 +1,121 @@
+"""Leases: how processes on one store share a study's work.
+
+A study's runs are cut into units (``jaxstab.units``: a compiled group's full plan cut at
+the chunk size, so that every process derives the same units). A process leases a unit
+in a short write transaction, trains the unit's runs that are not stored yet and
+releases the lease in the transaction that commits them. A lease names its owner and
+expires ``timeout`` seconds after it was taken or last renewed; a ``Heartbeat`` thread
+renews its process's leases every ``timeout / 4``, so a long chunk keeps its lease while
+its process lives, and the lease of a process that died is taken over once expired (at
+once when that process ran on this machine: ``gone``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from jaxstab.store._blocks import setting_ids, stored_seeds
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def gone(owner: str) -> bool:
+    """Whether ``owner`` was a process of this machine that no longer runs: its lease is
+    taken over at once instead of after the timeout (a rerun after a kill does not wait).
+    A process elsewhere, or a pid in use again, counts as alive: then only the timeout
+    frees its lease."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: alive
+        return False
+    return False
+
+
+@dataclass
+class Taken:
+    """What one try to lease a unit found: ``index`` of the unit leased (None: none
+    free), the seeds of its ranges already stored (setting key -> seeds), the units
+    found complete, and the seconds until the soonest other owner's lease expires
+    (None: no unit is held by another process)."""
+
+    index: int | None = None
+    stored: dict = field(default_factory=dict)
+    finished: list = field(default_factory=list)
+    wait: float | None = None
+
+
+def take(db, study_id: int, fingerprint: str, owner: str, units: list, timeout: float
+         ) -> Taken:
+    """In the caller's write transaction: lease the first of ``units`` ((unit id,
+    [(setting key, first seed, end seed)]) each) that no live owner holds and that still
+    has runs to store."""
+    now = time.time()
+    held = {u: (o, e) for u, o, e in db.execute(
+        "SELECT unit, owner, expires FROM leases WHERE fingerprint=?", (fingerprint,))}
+    out = Taken()
+    for i, (unit, ranges) in enumerate(units):
+        other = held.get(unit)
+        if other is not None and other[0] != owner and other[1] > now and \
+                not gone(other[0]):
+            left = other[1] - now
+            out.wait = left if out.wait is None else min(out.wait, left)
+            continue
+        ids = setting_ids(db, study_id, [k for k, _, _ in ranges])
+        have = stored_seeds(db, [(ids[k], lo, hi - 1) for k, lo, hi in ranges])
+        stored = {k: have.get(ids[k], np.zeros(0, np.int64)) for k, _, _ in ranges}
+        if all(len(stored[k]) >= hi - lo for k, lo, hi in ranges):
+            out.finished.append(i)
+            if other is not None:  # stored meanwhile by a process whose lease expired
+                db.execute("DELETE FROM leases WHERE fingerprint=? AND unit=?",
+                           (fingerprint, unit))
+            continue
+        db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
+                   (fingerprint, unit, owner, now + timeout))
+        out.index, out.stored = i, stored
+        return out
+    return out
+
+
+class Heartbeat:
+    """Renews ``owner``'s leases every ``timeout / 4`` seconds from a daemon thread with
+    its own connection, until ``stop()``."""
+
+    def __init__(self, path, owner: str, timeout: float):
+        self.path, self.owner, self.timeout = str(path), owner, float(timeout)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jaxstab-lease-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, timeout=max(self.timeout / 4, 0.1),
+                             isolation_level=None)
+        try:
+            while not self._stop.wait(self.timeout / 4):
+                try:
+                    db.execute("UPDATE leases SET expires=? WHERE owner=?",
+                               (time.time() + self.timeout, self.owner))
+                except sqlite3.Error:
+                    pass  # busy for a whole beat: the next one renews
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.timeout)

@@ -1,0 +1,112 @@
+"""The store's tables (schema version 2) and its SQL views.
+
+Runs are kept as blocks: one row per (chunk, setting) piece of at most ``BLOCK_RUNS``
+runs, holding their seeds, divergence flags and steps as arrays, and one row per metric
+(and per curve) of the block holding its values as an array. A chunk of 100k runs is a
+few hundred rows, not the 18 rows per run of version 1 (one run, 15 metrics, 2 curves:
+about 10k runs/s was all SQLite could insert on a 2-core machine). Arrays are BLOBs of
+big-endian int64 / float64 (so that ``hex()`` reads a value most significant byte first,
+which is what the views decode), curves of shape (runs, width) row by row. A block
+without a diverged run (the usual case) keeps empty flag and step arrays.
+
+The views ``runs`` (one row per run) and ``run_metrics`` (one row per run and metric,
+the export's columns) decode the blocks in plain SQL (``hex``, ``substr``, ``instr``,
+``pow``, a recursive CTE over run positions), so ``sqlite3 results.sqlite`` keeps working
+without jaxstab. A value that is NaN (a diverged run) or infinite reads as NULL. Blocks
+are kept small because SQLite copies a whole BLOB for every ``substr`` of it: a view row
+costs a few kB of copying, whatever the store's size.
+"""
+
+SCHEMA_VERSION = 2
+BLOCK_RUNS = 1024  # most runs in one block row
+
+# The tables a usable store of this version has (the views and the lease and chunk-size
+# tables are made on demand).
+TABLES = ("meta", "studies", "settings", "chunks", "blocks", "block_metrics", "block_curves")
+V1_TABLES = ("meta", "studies", "chunks", "runs", "metrics", "curves")
+
+_HEX = "'0123456789ABCDEF'"
+
+
+def _int(h: str, first: int, digits: int) -> str:
+    """SQL for the integer of ``digits`` hex digits of ``h`` from position ``first``."""
+    return "(" + " + ".join(
+        f"((instr({_HEX}, substr({h}, {first + k}, 1)) - 1) << {4 * (digits - 1 - k)})"
+        for k in range(digits)) + ")"
+
+
+# An IEEE double from its 16 hex digits: 12 bits of sign and exponent, 52 of mantissa.
+# Every step is exact (an integer below 2**53 times a power of two).
+_SIGN_EXP = _int("vh", 1, 3)
+_MANTISSA = _int("vh", 4, 13)
+_VALUE = ("CASE WHEN (se & 2047) = 2047 THEN NULL "
+          "WHEN (se & 2047) = 0 THEN mant * pow(2, -1074) "
+          "ELSE (mant + 4503599627370496) * pow(2, (se & 2047) - 1075) END "
+          "* (1 - 2 * (se >> 11))")
+_POSITIONS = ("WITH RECURSIVE ix(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM ix "
+              "WHERE i + 1 < (SELECT MAX(n) FROM blocks))")
+_PER_RUN = ("hex(substr(b.seeds, 8 * ix.i + 1, 8)) AS sh, "
+            "(length(b.diverged) > 0 AND substr(b.diverged, ix.i + 1, 1) = x'01') "
+            "AS diverged, "
+            "hex(substr(b.steps, 8 * ix.i + 1, 8)) AS th")
+_JOIN = ("FROM blocks b JOIN ix ON ix.i < b.n JOIN settings st ON st.id = b.setting "
+         "JOIN studies s ON s.id = st.study")
+
+RUNS_VIEW = f"""
+CREATE VIEW IF NOT EXISTS runs AS {_POSITIONS}
+SELECT fingerprint, setting, {_int("sh", 1, 16)} AS seed, chunk, diverged,
+       CASE WHEN diverged THEN {_int("th", 1, 16)} END AS diverged_step
+FROM (SELECT s.fingerprint, st.key AS setting, b.chunk, {_PER_RUN} {_JOIN})"""
+
+RUN_METRICS_VIEW = f"""
+CREATE VIEW IF NOT EXISTS run_metrics AS {_POSITIONS}
+SELECT study, fingerprint, setting, seed, metric, {_VALUE} AS value, diverged,
+       CASE WHEN diverged THEN {_int("th", 1, 16)} END AS diverged_step
+FROM (SELECT study, fingerprint, setting, {_int("sh", 1, 16)} AS seed, metric,
+             {_SIGN_EXP} AS se, {_MANTISSA} AS mant, diverged, th
+      FROM (SELECT s.name AS study, s.fingerprint, st.key AS setting, m.metric,
+                   hex(substr(m.value, 8 * ix.i + 1, 8)) AS vh, {_PER_RUN}
+            {_JOIN} JOIN block_metrics m ON m.block = b.id))"""
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    config TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (
+    id INTEGER PRIMARY KEY, study INTEGER NOT NULL, key TEXT NOT NULL,
+    UNIQUE (study, key));
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, finished REAL NOT NULL,
+    seconds REAL NOT NULL, runs INTEGER NOT NULL, env TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (
+    id INTEGER PRIMARY KEY, setting INTEGER NOT NULL, chunk INTEGER NOT NULL,
+    n INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
+    seeds BLOB NOT NULL, diverged BLOB NOT NULL, steps BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_by_setting ON blocks (setting, last);
+CREATE TABLE IF NOT EXISTS block_metrics (
+    block INTEGER NOT NULL, metric TEXT NOT NULL, value BLOB NOT NULL,
+    PRIMARY KEY (block, metric));
+CREATE TABLE IF NOT EXISTS block_curves (
+    block INTEGER NOT NULL, curve TEXT NOT NULL, width INTEGER NOT NULL,
+    value BLOB NOT NULL, PRIMARY KEY (block, curve));
+CREATE TABLE IF NOT EXISTS chunk_sizes (
+    fingerprint TEXT NOT NULL, grp TEXT NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY (fingerprint, grp));
+CREATE TABLE IF NOT EXISTS leases (
+    fingerprint TEXT NOT NULL, unit TEXT NOT NULL, owner TEXT NOT NULL,
+    expires REAL NOT NULL, PRIMARY KEY (fingerprint, unit));
+CREATE TABLE IF NOT EXISTS search_picks (
+    fingerprint TEXT NOT NULL, pick INTEGER NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, pick));
+CREATE TABLE IF NOT EXISTS looks (
+    fingerprint TEXT NOT NULL, look INTEGER NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, look));
+{RUNS_VIEW};
+{RUN_METRICS_VIEW};
+"""
+
+
+def statements(schema: str = SCHEMA) -> list[str]:
+    """One statement at a time: executescript() would commit mid-transaction."""
+    return [s for s in schema.split(";") if s.strip()]

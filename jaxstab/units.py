@@ -1,0 +1,230 @@
+"""Work shared between processes on one store (two GPUs of a machine, two terminals).
+
+A study's runs are cut into units: each compiled group's full plan (its settings in grid
+order, seeds ``0..n-1`` each, before skipping anything stored) cut at the group's chunk
+size. Every process derives the same units, whenever it started, because the chunk size
+is agreed in the store (the first process records it, the others use it). A process
+leases a free unit (``Store.take_lease``), trains the unit's runs that are not stored
+yet in one call padded to the chunk size (a run's numbers depend on the chunk size
+alone, so this is bit-identical to an uninterrupted sweep), and releases the lease in
+the transaction that commits them. A heartbeat renews the process's lease while it
+trains; a process that dies leaves a lease that expires after ``timeout`` seconds, and
+another process then takes the unit over. When the only units left are leased by live
+processes, a process waits for them to be committed or to expire, so that it ends with
+every run of the study stored. Under ``jax.distributed`` none of this is used (the
+processes of one job share each chunk instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from jaxstab.errors import UserError
+from jaxstab.runs import Pairs
+from jaxstab.study import Study
+
+LEASE_TIMEOUT = 90.0  # seconds without a heartbeat before a unit is taken over
+POLL = 0.5  # seconds between looks at units other processes hold, while waiting for them
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    pairs: Pairs  # every pair of the unit, stored or not
+    ranges: tuple  # (setting key, first seed, end seed) per setting of the unit
+
+
+def groups(study: Study, only=None) -> list[tuple[str, list]]:
+    """(group name, settings) per compiled group, in grid order; a group is named by
+    the key of its first setting in the whole grid (whatever ``only`` keeps), so that
+    its chunk size is one record for every subset of it."""
+    found: dict = {}
+    for s in study.settings():
+        g = found.setdefault(s.static, (s.key, []))
+        if only is None or s.key in only:
+            g[1].append(s)
+    return [g for g in found.values() if g[1]]
+
+
+def units(settings: list, n: int, size: int) -> list[Unit]:
+    """The full plan of one group (``settings`` x seeds ``0..n-1``) cut every ``size``
+    pairs."""
+    tag = hashlib.sha1("\n".join(s.key for s in settings).encode()).hexdigest()[:12]
+    out = []
+    for i, a in enumerate(range(0, len(settings) * n, size)):
+        pos = np.arange(a, min(a + size, len(settings) * n))
+        which, seeds = pos // n, pos % n
+        ranges = tuple((settings[j].key, int(seeds[which == j][0]),
+                        int(seeds[which == j][-1]) + 1) for j in np.unique(which).tolist())
+        out.append(Unit(f"{tag}:{n}:{size}:{i}", Pairs(tuple(settings), which, seeds),
+                        ranges))
+    return out
+
+
+def left(unit: Unit, stored: dict) -> Pairs:
+    """The unit's pairs whose seeds are not in ``stored`` (setting key -> seeds)."""
+    keep = np.ones(len(unit.pairs), bool)
+    for j, s in enumerate(unit.pairs.settings):
+        have = stored.get(s.key)
+        if have is not None and len(have):
+            rows = unit.pairs.which == j
+            keep[rows] = ~np.isin(unit.pairs.seeds[rows], have)
+    return Pairs(unit.pairs.settings, unit.pairs.which[keep], unit.pairs.seeds[keep])
+
+
+def count_left(unit: Unit, done: dict) -> int:
+    """How many of the unit's pairs are not in ``done`` (setting key -> sorted seeds)."""
+    n = 0
+    for key, lo, hi in unit.ranges:
+        have = done.get(key)
+        n += hi - lo - (0 if have is None else int(np.searchsorted(have, hi) -
+                                                   np.searchsorted(have, lo)))
+    return n
+
+
+def stored_count(study: Study, n: int, done: dict, only=None) -> int:
+    """Runs of seed index below ``n`` (of the settings in ``only``) in ``done``."""
+    return sum(int(np.count_nonzero(done.get(s.key, np.zeros(0)) < n))
+               for s in study.settings() if only is None or s.key in only)
+
+
+def chunk_size(db, fingerprint: str, group: str, settings: list, n_runs: int,
+               given: int | None, study_seed: int) -> int:
+    """The group's chunk size: ``given`` (recorded if none is), else the one recorded
+    for the group, else that of the study's earlier chunks (a store from before sizes
+    were recorded per group), else sized from memory and recorded."""
+    if given:
+        db.group_chunk_size(fingerprint, group, given)
+        return given
+    recorded = db.group_chunk_size(fingerprint, group)
+    if recorded is not None and recorded > 0:
+        return recorded
+    if recorded == -1 and db.chunk_size(fingerprint):
+        return db.chunk_size(fingerprint)
+    import jax
+
+    from jaxstab.sweep import auto_chunk, chunk_bounds
+
+    size = auto_chunk(settings, study_seed, n_runs)
+    size = chunk_bounds(n_runs, size, len(jax.local_devices()))[1]
+    return db.group_chunk_size(fingerprint, group, size)
+
+
+def train_study(study: Study, db, run, n: int, *, only, chunk_size, progress, should_stop,
+                lease_timeout, committer) -> None:
+    """What ``api._train`` does: train the runs of seed index below ``n`` (of the
+    settings in ``only``) that the store does not hold, counting them in ``run``
+    (``api.StudyRun``); ``committer(stats, release)`` makes a sweep's ``on_chunk``."""
+    import jax
+
+    from jaxstab.sweep import SweepStats, sweep
+
+    done = db.seeds_by_setting(run.fingerprint)
+    shared = SweepStats()
+    prog = progress(study) if progress else None
+    try:
+        if jax.process_count() == 1:
+            stats = train_units(
+                study, db, run.fingerprint, n, only=only, chunk_size_given=chunk_size,
+                done=done, stats=shared, progress=prog, should_stop=should_stop,
+                timeout=lease_timeout, commit=lambda release: committer(shared, release))
+        else:
+            # One jax.distributed job shares each chunk instead (no leases). A resume
+            # pads its calls to the size the earlier chunks used (bit-identical runs).
+            size = chunk_size or db.chunk_size(run.fingerprint)
+            stats = sweep(study, seeds=n, chunk_size=size, skip=done, progress=prog,
+                          on_chunk=committer(shared), fixed=size is not None,
+                          stats=shared, only=only)
+    finally:
+        if hasattr(prog, "close"):
+            prog.close()
+    run.trained += stats.runs
+    # A sequential run's rounds cover the same seeds again: count what the store held
+    # when this study's run began, once, up to the most seeds asked of each setting.
+    if run.before is None:
+        run.before = done
+    for s in study.settings():
+        if only is None or s.key in only:
+            run.covered[s.key] = max(run.covered.get(s.key, 0), n)
+    run.skipped = sum(stored_count(study, m, run.before, {k})
+                      for k, m in run.covered.items())
+
+
+def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_given,
+                done: dict, commit, stats, progress=None, should_stop=None,
+                timeout: float | None = None):
+    """Train the runs of seed index below ``n`` that the store does not hold, unit by
+    leased unit; ``commit(release)`` makes the ``on_chunk`` of one unit (``release(k)``
+    gives the lease to release with a commit of k runs, on its last one)."""
+    from jaxstab.store._leases import new_owner
+    from jaxstab.sweep import _notify, describe, run_pairs
+
+    timeout = LEASE_TIMEOUT if timeout is None else float(timeout)
+    owner, beat = new_owner(), None
+    start = time.perf_counter()
+    todo_groups = []
+    for name, settings in groups(study, only):
+        if not any(n - np.count_nonzero(done.get(s.key, np.zeros(0)) < n) for s in settings):
+            continue  # all stored: no chunk size to agree on (no probe to compile)
+        size = chunk_size(db, fingerprint, name, settings, len(settings) * n,
+                          chunk_size_given, study.seed)
+        mine = [(u, count_left(u, done)) for u in units(settings, n, size)]
+        todo_groups.append((settings, size, [(u, k) for u, k in mine if k]))
+    todo_groups = [g for g in todo_groups if g[2]]
+    stats.groups = len(todo_groups)
+    try:
+        for gi, (settings, size, todo) in enumerate(todo_groups):
+            remaining = sum(k for _, k in todo)
+            _notify(progress, "group", gi + 1, len(todo_groups),
+                    describe(settings[0], range(remaining)), remaining)
+            while todo:
+                got = db.take_lease(fingerprint, owner, [(u.id, u.ranges) for u, _ in todo],
+                                    timeout)
+                drop = set(got.finished) | ({got.index} if got.index is not None else set())
+                unit = todo[got.index][0] if got.index is not None else None
+                todo = [t for i, t in enumerate(todo) if i not in drop]
+                if unit is None:
+                    if todo:  # every unit left is being trained by a live process
+                        _wait(min(got.wait or POLL, POLL), should_stop)
+                    continue
+                if beat is None:
+                    beat = db.heartbeat(owner, timeout)
+                pairs = left(unit, got.stored)
+                n_left = [len(pairs)]
+
+                def release(k, unit=unit, n_left=n_left):
+                    n_left[0] -= k
+                    return (unit.id, owner) if n_left[0] <= 0 else None
+
+                run_pairs(pairs, study_seed=study.seed, chunk_size=size, on_chunk=commit(
+                    release), progress=progress, stats=stats, fixed=True,
+                    total=stats.runs + len(pairs) + sum(k for _, k in todo))
+    finally:
+        if beat is not None:
+            beat.stop()
+            try:
+                db.release_leases(owner)  # what this process still holds (interrupted)
+            except Exception:  # noqa: BLE001 - they expire anyway
+                pass
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def _wait(seconds: float, should_stop) -> None:
+    """Sleep, a stop request (Ctrl-C, SIGTERM) seen within a tenth of a second."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if should_stop is not None and should_stop():
+            raise KeyboardInterrupt
+        time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+
+
+def check_timeout(timeout) -> None:
+    if timeout is not None and not (isinstance(timeout, (int, float)) and
+                                    0 < timeout <= 86400):
+        raise UserError(f"lease_timeout: {timeout!r} is out of range, allowed more than "
+                        f"0 and at most 86400 seconds")
