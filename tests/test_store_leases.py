@@ -193,26 +193,59 @@ def reference(tmp_path_factory):
 
 
 def test_two_processes_train_disjoint_runs_that_make_the_whole_study(reference):
+    """Process A is frozen (SIGSTOP) holding its first unit; B trains every other unit,
+    then waits for A's, which A trains once it is let go: disjoint runs (4 + 76), the
+    whole study, the text of one process alone."""
     d, study, want = reference
     store = d / "two.sqlite"
-    # A third connection holds the write lock until both processes wait for it, so
-    # that both start on the study at the same moment.
-    holder = sqlite3.connect(store, isolation_level=None)
-    holder.execute("PRAGMA journal_mode=WAL")
-    holder.execute("BEGIN IMMEDIATE")
-    procs = [_start(d, study, store, "--chunk-size", 4) for _ in range(2)]
+    a = _start(d, study, store, "--chunk-size", 4)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not all(
-                "waiting for its lock" in p.err.read_text() for p in procs):
+        _freeze_holding_a_lease(a, store)
+        b = _start(d, study, store, "--chunk-size", 4)
+        deadline = time.time() + 240
+        while count_runs(store) < 76 and time.time() < deadline and b.poll() is None:
             time.sleep(0.1)
+        assert b.poll() is None, "B ended without A's unit"  # it waits for A's unit
+        assert count_runs(store) == 76
     finally:
-        holder.execute("COMMIT")
-        holder.close()
-    done = [_finish(p) for p in procs]
-    assert all(late == 0 for _, late in done), done  # nothing trained twice
-    assert sum(n for n, _ in done) == 80 and all(n > 0 for n, _ in done), done
-    assert _export(d, store) == want  # the same text as one process alone
+        os.kill(a.pid, signal.SIGCONT)
+    done = [_finish(p) for p in (a, b)]
+    logs = [p.err.read_text()[-3000:] for p in (a, b)]
+    assert done == [(4, 0), (76, 0)], (done, logs)  # nothing trained twice
+    got = _export(d, store)
+    assert got == want, _first_difference(got, want)  # the text of one process alone
+
+
+def _freeze_holding_a_lease(p, store: Path) -> None:
+    """SIGSTOP ``p`` at a moment it holds a lease and not the store's write lock."""
+    deadline = time.time() + 180
+    while time.time() < deadline and p.poll() is None:
+        if _lease_of(store, p.pid) is None:
+            time.sleep(0.01)
+            continue
+        os.kill(p.pid, signal.SIGSTOP)
+        if _lease_of(store, p.pid) is not None and _write_lock_free(store):
+            return
+        os.kill(p.pid, signal.SIGCONT)
+        time.sleep(0.01)
+    raise AssertionError("the process was never caught holding a lease")
+
+
+def _write_lock_free(store: Path) -> bool:
+    with closing(sqlite3.connect(store, timeout=0.2, isolation_level=None)) as db:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False
+        db.execute("ROLLBACK")
+        return True
+
+
+def _first_difference(a: str, b: str) -> str:
+    for x, y in zip(a.splitlines(), b.splitlines()):
+        if x != y:
+            return f"{x!r} != {y!r}"
+    return f"{len(a.splitlines())} lines != {len(b.splitlines())} lines"
 
 
 @pytest.mark.parametrize("where", ["this machine", "another machine"])
@@ -223,24 +256,16 @@ def test_a_killed_process_leaves_its_unit_to_the_other(reference, where):
     d, study, want = reference
     store = d / f"killed-{where.split()[0]}.sqlite"
     owner = _start(d, study, store, "--chunk-size", 4, "--lease-timeout", 2)
-    held = None
     deadline = time.time() + 180
-    while held is None and time.time() < deadline and owner.poll() is None:
-        if count_runs(store) < 4:  # once it has stored a unit or more
-            time.sleep(0.01)
-            continue
-        os.kill(owner.pid, signal.SIGSTOP)  # frozen: its lease cannot change now
-        try:
-            held = _lease_of(store, owner.pid)
-        finally:
-            if held is None:
-                os.kill(owner.pid, signal.SIGCONT)
-                time.sleep(0.005)
-    assert held is not None, "the process finished before it was caught holding a lease"
+    while count_runs(store) < 4 and time.time() < deadline:  # it has stored a unit
+        time.sleep(0.01)
+    _freeze_holding_a_lease(owner, store)  # frozen: its lease cannot change now
+    held = _lease_of(store, owner.pid, strict=True)
     owner.kill()  # dies holding the lease (SIGKILL: no cleanup)
     owner.wait(timeout=60)
-    stored = count_runs(store)
-    assert stored < 80 and _lease_of(store, owner.pid) == held
+    with closing(sqlite3.connect(store, timeout=10)) as db:
+        stored = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert stored < 80 and _lease_of(store, owner.pid, strict=True) == held
     if where == "another machine":
         with closing(sqlite3.connect(store)) as db:
             db.execute("UPDATE leases SET owner = 'elsewhere:1:x' WHERE owner = ?",
@@ -254,11 +279,15 @@ def test_a_killed_process_leaves_its_unit_to_the_other(reference, where):
         assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
 
 
-def _lease_of(store: Path, pid: int):
+def _lease_of(store: Path, pid: int, strict: bool = False):
+    """The (unit, owner) leased by process ``pid``, or None; ``strict``: an unreadable
+    store is an error, not None (after a kill, SQLite may be busy recovering)."""
     try:
-        with closing(sqlite3.connect(store, timeout=1)) as db:
+        with closing(sqlite3.connect(store, timeout=10 if strict else 1)) as db:
             rows = db.execute("SELECT unit, owner FROM leases").fetchall()
     except sqlite3.Error:
+        if strict:
+            raise
         return None
     mine = [r for r in rows if r[1].split(":")[1] == str(pid)]
     return mine[0] if mine else None
