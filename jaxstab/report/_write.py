@@ -105,8 +105,8 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         n_jobs = _jobs(jobs, len(todo))
         cost = []
         for _, fp, _ in todo if n_jobs > 1 else ():
-            runs = store.done(fp)
-            cost.append(len(runs) * len({key for key, _ in runs}))
+            seeds = store.seeds_by_setting(fp)  # arrays: no Python set of every run
+            cost.append(sum(len(v) for v in seeds.values()) * len(seeds))
     finally:
         store.close()
     generated = timestamp(now or datetime.now(UTC))
