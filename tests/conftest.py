@@ -79,8 +79,11 @@ def count_runs(store: Path) -> int:
 
     if not Path(store).exists():
         return 0
+    from contextlib import closing
+
     try:
-        with sqlite3.connect(store, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        with closing(sqlite3.connect(store, timeout=1)) as db:
+            # each stored run is in exactly one block (runs stored first are left out)
+            return db.execute("SELECT COALESCE(SUM(n), 0) FROM blocks").fetchone()[0]
     except sqlite3.Error:
         return 0

@@ -284,7 +284,11 @@ def test_killed_and_interrupted_runs_resume_to_an_uninterrupted_run(work, refere
     p = Proc(work, *run_args(store), cwd=work)
     target = killed + rng.randint(1, RUNS // 4)
     assert wait_for(lambda: count_runs(store) >= target, p)
+    # Frozen at once, so that the Ctrl-C lands mid-sweep however fast the runs commit;
+    # it is delivered when the process continues.
+    p.signal(signal.SIGSTOP)
     p.signal(signal.SIGINT)
+    p.signal(signal.SIGCONT)
     rc, out, err = p.wait(60)
     assert rc == 130, err
     last = err.strip().splitlines()[-1]

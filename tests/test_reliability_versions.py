@@ -132,7 +132,7 @@ def test_a_study_without_factors_runs_and_compares(cli, tmp_path):
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_within_one_chunk_with_its_exit_code(tmp_path, sig, code):
-    p = tiny(tmp_path, seeds=200)
+    p = tiny(tmp_path, seeds=2000)
     store = tmp_path / "s.sqlite"
     cmd = [sys.executable, "-m", "jaxstab.cli", "run", str(p), "--store", str(store),
            "--chunk-size", "4"]
@@ -141,12 +141,15 @@ def test_a_signal_stops_within_one_chunk_with_its_exit_code(tmp_path, sig, code)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and count_runs(store) < 4:
         time.sleep(0.05)
+    # frozen at once, so that the signal lands mid-sweep however fast the runs commit
+    proc.send_signal(signal.SIGSTOP)
     proc.send_signal(sig)
+    proc.send_signal(signal.SIGCONT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     assert "resume with: jaxstab run" in err.strip().splitlines()[-1]
     n = count_runs(store)
-    assert 0 < n < 400 and n % 4 == 0  # whole chunks only
+    assert 0 < n < 4000 and n % 4 == 0  # whole chunks only
     with sqlite3.connect(store) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
