@@ -1,10 +1,18 @@
 import os
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+# A test run started in the background by a non-interactive shell (`cmd &`, nohup)
+# inherits SIGINT ignored, and so would every process the tests start (exec keeps an
+# ignored signal): jaxstab rightly leaves Ctrl-C alone then, and the Ctrl-C tests could
+# not deliver one. A handler (not SIG_IGN) is reset to the default by exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from jaxstab.study import load_study, study_from_dict  # noqa: E402
 
