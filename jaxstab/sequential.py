@@ -37,18 +37,14 @@ class SequentialRun:
         return _decided(self.verdicts)
 
 
-def schedule_for(study: Study, first: int | None, max_seeds: int | None) -> tuple[int, ...]:
-    from jaxstab.stats import look_schedule
-
-    return tuple(look_schedule(first or study.seeds, max_seeds or DEFAULT_MAX_SEEDS))
-
-
 def check(study: Study, first: int | None, max_seeds: int | None) -> tuple[int, ...]:
     """The look schedule of ``study``; a study without claims has nothing to decide."""
     if not study.claims:
         raise UserError(f"--until-decided: study {study.name} has no claims to decide; "
                         f"run it without --until-decided")
-    return schedule_for(study, first, max_seeds)
+    from jaxstab.stats import look_schedule
+
+    return tuple(look_schedule(first or study.seeds, max_seeds or DEFAULT_MAX_SEEDS))
 
 
 def upto(results, seeds: int):
@@ -103,6 +99,8 @@ def run_until_decided(study: Study, train: Callable[[int, set | None], None], *,
     ``save(look, record)`` commits a look's record (``Store.write_look``)."""
     import jax
 
+    from jaxstab.stats import seeds_to_run
+
     schedule = check(study, first, max_seeds)
     recorded = db.looks(fingerprint)
     if recorded and tuple(recorded[0]["schedule"]) != schedule:
@@ -118,8 +116,8 @@ def run_until_decided(study: Study, train: Callable[[int, set | None], None], *,
     for look in range(start, len(schedule)):
         if look > 0 and _decided(verdicts):
             break
-        only = None if look == 0 else {k for v in verdicts if v.status == "undecided"
-                                       for k in v.settings_needed}
+        # the first round trains every setting; later ones what undecided claims need
+        only = None if look == 0 else set(seeds_to_run(verdicts))
         train(schedule[look], only)
         _barrier(f"jaxstab look {fingerprint} {look}")
         verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look)
