@@ -151,6 +151,9 @@ class Progress:
         now = self.clock()
         if self.t0 is None:
             self.t0 = self._last_line = now
+        if self._thread is None or not self._thread.is_alive():
+            # also after a close(): a caller that reports a later group on the same
+            # object gets its heartbeat back rather than silence
             self._stop.clear()
             self._thread = threading.Thread(target=self._beat, daemon=True,
                                             name=f"jaxstab-progress-{self.label}")

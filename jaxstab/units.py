@@ -176,6 +176,11 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
         todo_groups.append((settings, size, [(u, k) for u, k in mine if k]))
     todo_groups = [g for g in todo_groups if g[2]]
     stats.groups = len(todo_groups)
+    # runs of the groups after each one: the progress total is the study's, so that the
+    # end of one group is not taken for the end of the sweep (that stopped the timer
+    # thread, and a later group's compile went silent)
+    later = np.cumsum([sum(k for _, k in g[2]) for g in todo_groups][::-1])[::-1].tolist()
+    later = later[1:] + [0]
     try:
         for gi, (settings, size, todo) in enumerate(todo_groups):
             remaining = sum(k for _, k in todo)
@@ -202,7 +207,7 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
 
                 run_pairs(pairs, study_seed=study.seed, chunk_size=size, on_chunk=commit(
                     release), progress=progress, stats=stats, fixed=True,
-                    total=stats.runs + len(pairs) + sum(k for _, k in todo))
+                    total=stats.runs + len(pairs) + sum(k for _, k in todo) + later[gi])
     finally:
         if beat is not None:
             beat.stop()
