@@ -3,7 +3,8 @@ statistics, verdicts and report: ``jaxstab import FILE.csv --study NAME``.
 
 The file has the export's columns: ``setting, seed, metric, value`` (long: one row per
 run and metric; ``study``, ``fingerprint``, ``diverged`` and ``diverged_step`` are
-optional) or ``setting, seed`` and one column per metric (wide). ``setting`` is a JSON
+optional; rows with a ``step``, the curves of ``export --curves``, are skipped) or
+``setting, seed`` and one column per metric (wide). ``setting`` is a JSON
 object of factor values (what ``jaxstab export`` writes) or a plain label (the factor is
 then called ``setting``). Runs with the same seed index are taken as paired across
 settings, as jaxstab's own are. An empty value is a diverged run.
@@ -72,6 +73,8 @@ def _long_rows(path, header, rows, study_name):
     for n, r in enumerate(rows, start=2):
         if len(r) != len(header):
             raise UserError(f"{path}: line {n} has {len(r)} fields, the header {len(header)}")
+        if "step" in col and r[col["step"]].strip():
+            continue  # a curve's point (`export --curves`): scores are the metrics
         div = col.get("diverged")
         yield (n, r[col["setting"]], r[col["seed"]], r[col["metric"]],
                r[col["value"]], r[div] if div is not None else "")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from jaxstab import builtin, usertask
-from jaxstab._check import check_choice, check_range, fail, is_trusted
+from jaxstab._check import check_choice, check_range, fail, int_hint, is_trusted
 from jaxstab.builtin import CONTINUOUS, METRICS  # noqa: F401 - re-exported
 from jaxstab.data import DataConfig
 from jaxstab.errors import UserError
@@ -179,7 +179,7 @@ class Study:
                         fail(f"claims.{side}", f"`{k}` is not a factor of this study")
                     if not any(_plain(v) == _plain(x) for x in dict(self.factors)[k]):
                         fail(f"claims.{side}", f"{k} = {v!r} is not one of the factor's "
-                             f"values")
+                             f"values{int_hint(k, dict(self.factors)[k])}")
         for i, p in enumerate(self.points or ()):
             if not isinstance(p, Mapping) or set(p) != set(names):
                 fail(f"points[{i}]", f"expected a table of the factors {', '.join(names)}")

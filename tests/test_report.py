@@ -347,6 +347,10 @@ def test_golden_page_content(golden_store):
     assert r.diverged == 2 and r.settings[2].n_diverged == 2
     html = render_study(r)
     assert "16.7%" in html  # 2 of 12 runs of learning_rate=0.1 diverged
+    # a user's study: its claims are its own, not the article's
+    assert "3 claims from the study: 2 holds" in html and "from the article" not in html
+    article = dataclasses.replace(r, name="article/learning_rate")
+    assert "3 claims from the article: 2 holds" in render_study(article)
     assert "seeds per setting would detect" in html
     # Three settings: the matrix of the main metric's mean, and of its spread (a claim is
     # about it); the claim on train_loss is one comparison, shown by its verdict.
