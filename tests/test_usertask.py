@@ -326,3 +326,40 @@ def test_integer_factor_values_say_they_make_the_factor_static(tmp_path):
                        r"a static factor; write floats, e\.g\. 3\.0, for a traced "
                        r"hyperparameter\)$"):
         load_study(str(tmp_path / "b.toml"))
+
+
+SOURCE_TASK = '''
+import jax
+
+
+def make_train(config):
+    def train(keys, hparams):
+        a = jax.random.normal(keys["init"])
+        b = 3.0 * jax.random.normal(keys["order"])
+        return {"score": a + b}
+    return train
+'''
+
+
+def test_compare_of_a_seed_source_study_shows_shares_with_intervals_and_no_best(
+        cli, tmp_path):
+    (tmp_path / "srctask.py").write_text(SOURCE_TASK)
+    (tmp_path / "src.toml").write_text(
+        'name = "mine/sources"\ntask = "srctask:make_train"\nseeds = 16\n'
+        'main_metric = "score"\n[factors]\nvary = [["init"], ["order"], ["init", "order"]]\n')
+    rc, out, err = cli("run", "src.toml")
+    assert rc == 0, err
+    assert "best" not in out  # the run's summary names no best setting
+    rc, out, err = cli("compare", "src.toml")
+    assert rc == 0, err
+    assert "variance by seed source (score; share: of the summed one-source variances, " \
+           "with its 95% interval)" in out
+    assert "ranking (" not in out and "no ranking: the factor `vary`" in out
+    rc, out, err = cli("compare", "src.toml", "--json")
+    d = json.loads(out)
+    assert d["ranking"] is None
+    shares = {tuple(r["sources"]): r["share_interval"] for r in d["variance"]}
+    assert shares[("init", "order")] is None
+    order = shares[("order",)]
+    assert order["low"] < 0.9 < order["high"]  # 9 / (1 + 9): order's true share
+    assert order["point"] + shares[("init",)]["point"] == pytest.approx(1.0)

@@ -9,6 +9,7 @@ docs/statistics.md.
 """
 
 from jaxstab.stats._analysis import Analysis as Analysis
+from jaxstab.stats._analysis import selects_sources as selects_sources
 from jaxstab.stats._analysis import SettingRow as SettingRow
 from jaxstab.stats._analysis import analyze as analyze
 from jaxstab.stats._best import Rank as Rank
@@ -57,6 +58,7 @@ from jaxstab.stats._shape import shape_of as shape_of
 from jaxstab.stats._summary import Summary as Summary
 from jaxstab.stats._summary import summarize as summarize
 from jaxstab.stats._variance import SourceVariance as SourceVariance
+from jaxstab.stats._variance import share_intervals as share_intervals
 from jaxstab.stats._variance import test_noise_baseline as test_noise_baseline
 from jaxstab.stats._variance import variance_by_source as variance_by_source
 from jaxstab.stats._verdicts import Verdict as Verdict
