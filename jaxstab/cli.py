@@ -202,7 +202,9 @@ def cmd_run(args) -> int:
 
 def _run(args, stop) -> int:
     from jaxstab.api import RunReport, run_study
+    from jaxstab.env import compile_cache
 
+    compile_cache()  # before anything compiles (the memory probe included)
     report = RunReport()
 
     def show(run) -> None:
