@@ -143,9 +143,10 @@ def curves_figure(names: Sequence[str], groups: Sequence[tuple[str, Sequence[tup
                   xlabel: str = "epoch", name: str = "curves") -> str:
     """Learning curves: per setting a line over seeds (the median, or the mean) and a
     band (the inter-quartile range, or the mean's interval). ``groups[g] = (title,
-    [(label, colour, [(line, band low, band high) or None per curve name])])``. One group: a panel per curve side by side
-    and one legend; several (small multiples past ten settings): a column per group,
-    a row per curve, a legend under each column, so no colour means two settings."""
+    [(label, colour, [(line, band low, band high) or None per curve name])])``. One
+    group: a panel per curve side by side and one legend; several (small multiples past
+    ten settings): a column per group, a row per curve, a legend under each column, so
+    no colour means two settings."""
     ranges, epochs = [], []
     for r in range(len(names)):
         ys = [v for _, items in groups for _, _, bands in items if bands[r] is not None
