@@ -49,12 +49,14 @@ def jax_cache(enabled: bool = True) -> None:
 
 def clear_compile_caches() -> None:
     """Forget every compiled program of this process: JAX's caches and the memos of
-    jaxstab.train, builtin, usertask and sweep (``make_run``, ``make_program``,
+    jaxstab.builtin.train, builtin, usertask and sweep (``make_run``, ``make_program``,
     ``_PROGRAMS``, ...). Every ``functools.lru_cache`` of those modules is cleared, so a
     memo added later cannot make the compile benchmark time a cache hit."""
     import jax
 
-    from jaxstab import builtin, sweep, train, usertask
+    from jaxstab import sweep, usertask
+    from jaxstab.builtin import config as builtin
+    from jaxstab.builtin import train
 
     jax.clear_caches()
     for module in (train, builtin, usertask, sweep):

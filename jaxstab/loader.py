@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from jaxstab._check import check_type, fail, import_root, is_trusted, unknown_key
-from jaxstab.builtin import SECTIONS
+from jaxstab.builtin.config import SECTIONS
 from jaxstab.errors import UserError
 from jaxstab.search_config import SearchConfig
 from jaxstab.study import Claim, Study, check_sources

@@ -198,7 +198,7 @@ class Evaluator:
 
     def __init__(self, study: Study, size: int, *, known: dict | None = None,
                  on_chunk: Callable | None = None, train: bool = True):
-        from jaxstab.optim import OPTIMIZERS
+        from jaxstab.builtin.optim import OPTIMIZERS
 
         base = study.settings()[0]
         if "weight_decay" not in OPTIMIZERS[base.train.optimizer][1]:

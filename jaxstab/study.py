@@ -2,7 +2,7 @@
 
 A study is everything needed to train its runs; a setting is one point of its factor
 grid. The task decides what a setting means: the built-in classification task
-(``jaxstab.builtin``: the ``[data]``, ``[model]``, ``[train]`` sections) or a user's
+(``jaxstab.builtin.config``: the ``[data]``, ``[model]``, ``[train]`` sections) or a user's
 ``make_train`` (``jaxstab.usertask``: ``task = "module:function"`` and ``[config]``).
 Fields that fix array shapes are static (they key the compile cache); the continuous
 ones become array leaves vmapped with the seeds. Loading from TOML: ``jaxstab.loader``.
@@ -17,23 +17,24 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from jaxstab import builtin, usertask
+from jaxstab import usertask
+from jaxstab.builtin import config as builtin
 from jaxstab._check import check_choice, check_range, fail, is_trusted
-from jaxstab.builtin import CONTINUOUS, METRICS  # noqa: F401 - re-exported
-from jaxstab.data import DataConfig
+from jaxstab.builtin.config import CONTINUOUS, METRICS  # noqa: F401 - re-exported
+from jaxstab.builtin.data import DataConfig
 from jaxstab.errors import UserError
-from jaxstab.model_config import RECURRENT, ModelConfig  # noqa: F401 - re-exported
-from jaxstab.optim import TrainConfig
+from jaxstab.builtin.model_config import RECURRENT, ModelConfig  # noqa: F401 - re-exported
+from jaxstab.builtin.optim import TrainConfig
 from jaxstab.search_config import SEARCH_METHODS, SearchConfig  # noqa: F401
 
 SOURCES = usertask.SOURCES
 # The built-in components' vocabularies, re-exported for callers of the study layer (each
 # is defined, with its rules, by its component).
-from jaxstab.builtin import FACTOR_ALIASES, FACTOR_FIELDS  # noqa: E402,F401
-from jaxstab.data import DATASETS, FIXED_DATASETS, HOST_RESAMPLERS, RESAMPLERS  # noqa
-from jaxstab.model_config import HEADS, MODELS, READOUTS  # noqa: E402,F401
-from jaxstab.optim import LOSSES, SOLVERS  # noqa: E402,F401
-from jaxstab.optim import OPTIMIZERS as _OPTIMIZERS  # noqa: E402
+from jaxstab.builtin.config import FACTOR_ALIASES, FACTOR_FIELDS  # noqa: E402,F401
+from jaxstab.builtin.data import DATASETS, FIXED_DATASETS, HOST_RESAMPLERS, RESAMPLERS  # noqa
+from jaxstab.builtin.model_config import HEADS, MODELS, READOUTS  # noqa: E402,F401
+from jaxstab.builtin.optim import LOSSES, SOLVERS  # noqa: E402,F401
+from jaxstab.builtin.optim import OPTIMIZERS as _OPTIMIZERS  # noqa: E402
 
 OPTIMIZERS = tuple(_OPTIMIZERS) + SOLVERS
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")  # any other jax.nn name works too

@@ -41,7 +41,7 @@ def test_spd_solve_matches_numpy_and_flags_a_singular_matrix():
 ])
 def test_vmapped_programs_call_no_lapack(name, edits):
     study = tiny(name, seeds=2, **edits)
-    from jaxstab.data import get_dataset
+    from jaxstab.builtin.data import get_dataset
 
     for setting in study.settings():
         host = get_dataset(setting.data).host

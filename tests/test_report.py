@@ -17,7 +17,7 @@ import pytest
 from jaxstab import stats
 from jaxstab.errors import UserError
 from jaxstab.report import build, render_study, to_toml, write_report
-from jaxstab.report._config import applicable
+from jaxstab.builtin.applies import applicable
 from jaxstab.report._format import value_text
 from jaxstab.report._model import slugs
 from jaxstab.store import Store

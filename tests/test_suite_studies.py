@@ -107,7 +107,7 @@ def test_study_runs_end_to_end(name, tmp_path):
 
 
 def test_dataset_sizes_and_feature_counts_match_the_registry():
-    from jaxstab.data import _real
+    from jaxstab.builtin.data import _real
 
     for name, (rows, feats, classes) in FIXED_DATASETS.items():
         if name == "mnist1d":

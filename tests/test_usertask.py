@@ -266,7 +266,7 @@ def test_resume_after_a_kill_trains_each_run_once(pkg, tmp_path):
 
 
 def test_optax_by_name_keeps_optax_defaults_unless_swept():
-    from jaxstab.optim import _factory
+    from jaxstab.builtin.optim import _factory
 
     assert _factory("lion", ("learning_rate",))[1] == ("learning_rate",)
     assert _factory("lion", ("learning_rate", "weight_decay"))[1] == (

@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxstab import stats
 from jaxstab.report import _analysis as an
-from jaxstab.report._config import applicable
+from jaxstab.builtin.applies import applicable
 from jaxstab.report._format import label
 from jaxstab.report._grid import Grid, grid_of
 from jaxstab.report._power import SeedsNeeded as SeedsNeeded
