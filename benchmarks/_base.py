@@ -75,7 +75,7 @@ def block(tree: Any) -> Any:
 
 def study(name: str, *, epochs: int | None = None, seeds: int | None = None):
     """A built-in study, optionally with fewer epochs (same program shape, less work)."""
-    from jaxstab.study import load_study, study_from_dict
+    from jaxstab.loader import load_study, study_from_dict
 
     s = load_study(name)
     if epochs is not None:
@@ -146,7 +146,7 @@ def fake_runs(study, seeds: int, *, rng_seed: int = 0) -> list[FakeRun]:
     and the statistics' divergence paths run too."""
     import numpy as np
 
-    from jaxstab.study import METRICS
+    from jaxstab.builtin.config import METRICS
 
     rng = np.random.default_rng(rng_seed)
     epochs = study.train.epochs

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxstab.builtin.models import Conv1D
-from jaxstab.study import load_study, study_from_dict
+from jaxstab.loader import load_study, study_from_dict
 from jaxstab.sweep import execute
 
 

@@ -99,7 +99,7 @@ def _handwritten(seeds: int):
 
 
 def _jaxstab(seeds: int):
-    from jaxstab.study import load_study, study_from_dict
+    from jaxstab.loader import load_study, study_from_dict
     from jaxstab.sweep import sweep
 
     d = load_study("article/example2").to_dict()

@@ -198,12 +198,8 @@ class Evaluator:
 
     def __init__(self, study: Study, size: int, *, known: dict | None = None,
                  on_chunk: Callable | None = None, train: bool = True):
-        from jaxstab.builtin.optim import OPTIMIZERS
-
         base = study.settings()[0]
-        if "weight_decay" not in OPTIMIZERS[base.train.optimizer][1]:
-            raise UserError(f"search: optimizer `{base.train.optimizer}` has no weight "
-                            f"decay; use `adamw`")
+        study.tasked.check_search(base)
         self.study, self.base, self.size = study, base, size
         self.metric = study.main_metric
         self.known = {} if known is None else known
@@ -212,11 +208,7 @@ class Evaluator:
         self.used: set = set()  # every (setting key, seed) scored
 
     def setting(self, lr: float, wd: float) -> Setting:
-        train = dataclasses.replace(self.base.train, learning_rate=float(lr),
-                                    weight_decay=float(wd))
-        factors = dict(self.base.factors)
-        factors.update(learning_rate=float(lr), weight_decay=float(wd))
-        return dataclasses.replace(self.base, train=train, factors=tuple(factors.items()))
+        return self.study.tasked.search_point(self.base, lr, wd)
 
     def scores(self, pairs) -> np.ndarray:
         """The score of each ((lr, wd), seed) pair; a diverged run scores NaN."""

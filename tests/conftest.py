@@ -14,7 +14,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-from jaxstab.study import load_study, study_from_dict  # noqa: E402
+from jaxstab.loader import load_study, study_from_dict  # noqa: E402
 
 
 def tiny(name: str = "article/example2", *, seeds: int = 4, **edits) -> "Study":  # noqa: F821

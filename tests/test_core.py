@@ -13,7 +13,9 @@ from jaxstab.builtin.data._synthetic import article_ex1
 from jaxstab.builtin.metrics import binary_metrics
 from jaxstab.builtin.models import build_model, l2_penalty
 from jaxstab.builtin.optim import keras_adam
-from jaxstab.study import DataConfig, ModelConfig, TrainConfig
+from jaxstab.builtin.data import DataConfig
+from jaxstab.builtin.model_config import ModelConfig
+from jaxstab.builtin.optim import TrainConfig
 from jaxstab.builtin.train import fit_logistic, make_run
 
 

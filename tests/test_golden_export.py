@@ -37,7 +37,7 @@ def _rows(path):
 
 def test_builtin_examples_give_the_same_numbers_as_before(exported):
     d, _ = exported
-    from jaxstab.study import load_study
+    from jaxstab.loader import load_study
 
     got, want = _rows(d / "e.csv"), _rows(GOLDEN)
     assert len(got) == len(want) == 368

@@ -21,7 +21,7 @@ from jaxstab.builtin.applies import applicable
 from jaxstab.report._format import value_text
 from jaxstab.report._model import slugs
 from jaxstab.store import Store
-from jaxstab.study import builtin_names, load_study, study_from_dict
+from jaxstab.loader import builtin_names, load_study, study_from_dict
 from jaxstab.sweep import RunRecord
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

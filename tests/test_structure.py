@@ -56,6 +56,110 @@ def test_no_module_imports_a_layer_above_its_own():
     assert not bad, bad
 
 
+def _is_type_checking(node) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(tree) -> list[str]:
+    """Every ``jaxstab.*`` import of a module, lazy ones inside functions included
+    (those under ``if TYPE_CHECKING:`` never run and are left out)."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        if _is_type_checking(node):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+        if isinstance(node, ast.ImportFrom) and node.module and (
+                node.module == "jaxstab" or node.module.startswith("jaxstab.")):
+            # `from jaxstab.pkg import sub` imports the module jaxstab.pkg.sub
+            out.extend(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.extend(a.name for a in node.names if a.name.startswith("jaxstab."))
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the jaxstab modules it imports (``jaxstab.`` left off; a package is
+    its ``__init__``: ``builtin.data``)."""
+    names = {}
+    for path, name in _modules():
+        names[name.removesuffix(".__init__") if name != "__init__" else ""] = path
+    graph = {}
+    for name, path in names.items():
+        deps = set()
+        for target in _imports(ast.parse(path.read_text())):
+            target = target.removeprefix("jaxstab").removeprefix(".")
+            while target not in names:  # `from mod import name`: the module is mod
+                target = target.rpartition(".")[0]
+            if target != name:
+                deps.add(target)
+        graph[name] = deps
+    return graph
+
+
+def _cycle(graph) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph[n]):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state and (found := visit(m)):
+                return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state and (found := visit(n)):
+            return found
+    return None
+
+
+def test_no_import_circles():
+    assert _cycle(import_graph()) is None, " -> ".join(_cycle(import_graph()))
+
+
+def test_the_generic_layers_reach_a_task_only_through_the_contract():
+    """study, sweep, store, stats, report, api, cli... never import the built-in task:
+    ``jaxstab.task.task_of`` finds it, as it finds a user's ``make_train``."""
+    bad = [f"{n} imports {m}" for n, deps in import_graph().items()
+           if not n.startswith("builtin") and n != "tasks"
+           for m in deps if m.startswith("builtin")]
+    assert not bad, bad
+
+
+def rooms() -> dict[str, set[str]]:
+    """The import graph between rooms: a module, a package (``stats``, ``store``,
+    ``report``) or one component of the built-in task (``builtin.data``...)."""
+    def room(n):
+        parts = n.split(".")
+        return ".".join(parts[:2] if parts[0] == "builtin" else parts[:1])
+
+    out: dict[str, set[str]] = {}
+    for n, deps in import_graph().items():
+        out.setdefault(room(n), set()).update(room(m) for m in deps if room(m) != room(n))
+    return out
+
+
+def test_the_import_graph_has_at_most_11_floors():
+    graph = rooms()
+    floors: dict[str, int] = {}
+
+    def floor(n):
+        if n not in floors:
+            floors[n] = 1 + max((floor(m) for m in graph[n]), default=0)
+        return floors[n]
+
+    top = max(graph, key=floor)
+    chain = [top]
+    while graph[chain[-1]]:
+        chain.append(max(graph[chain[-1]], key=floor))
+    assert floor(top) <= 11, " -> ".join(chain)
+
+
 def test_components_never_import_the_study_layers_vocabularies():
     for comp in ("data", "models", "model_config", "optim", "metrics", "train"):
         for path in [ROOT / "builtin" / f"{comp}.py", *(ROOT / "builtin" / comp).glob("*.py")]:
@@ -70,7 +174,7 @@ def test_every_builtin_study_passes_its_checks_and_records_what_it_claims():
     import jax
 
     from jaxstab.builtin import config as builtin
-    from jaxstab.study import builtin_names, load_study
+    from jaxstab.loader import builtin_names, load_study
     from jaxstab.sweep import _inputs, _program
 
     for name in builtin_names():

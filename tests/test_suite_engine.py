@@ -13,15 +13,10 @@ from jaxstab.builtin.data import get_dataset, registered
 from jaxstab.errors import UserError
 from jaxstab.builtin.metrics import multiclass_metrics
 from jaxstab.builtin.models import build_model
-from jaxstab.study import (
-    FIXED_DATASETS,
-    MODELS,
-    RECURRENT,
-    SOURCES,
-    DataConfig,
-    ModelConfig,
-    load_study,
-)
+from jaxstab.builtin.data import FIXED_DATASETS, DataConfig
+from jaxstab.builtin.model_config import MODELS, RECURRENT, ModelConfig
+from jaxstab.study import SOURCES
+from jaxstab.loader import load_study
 from jaxstab.builtin.train import _curve_shape, _dead_share
 
 HP = {"label_noise": 0.0, "imbalance": 1.0, "lag": 0.0}
@@ -220,7 +215,7 @@ def test_curve_shape_and_dead_units():
     ({"search": {"trails": 3}}, r"unknown key `trails`; did you mean `trials`\?"),
 ])
 def test_new_fields_are_validated(text, message):
-    from jaxstab.study import study_from_dict
+    from jaxstab.loader import study_from_dict
 
     d = load_study("article/example2").to_dict()
     for section, values in text.items():
@@ -252,7 +247,7 @@ def test_class_weights_are_balanced_and_handlings_share_one_program():
 
 
 def test_a_copied_builtin_toml_runs_from_the_cli(cli, tmp_path):
-    from jaxstab.study import _STUDIES
+    from jaxstab.loader import _STUDIES
 
     text = (_STUDIES / "article" / "label_noise.toml").read_text()
     text = (text.replace('name = "article/label_noise"', 'name = "mine/noise"')

@@ -9,14 +9,9 @@ import pytest
 
 from jaxstab.stats import verdicts
 from jaxstab.store import Store
-from jaxstab.study import (
-    FIXED_DATASETS,
-    METRICS,
-    builtin_names,
-    expand_refs,
-    load_study,
-    study_from_dict,
-)
+from jaxstab.builtin.data import FIXED_DATASETS
+from jaxstab.builtin.config import METRICS
+from jaxstab.loader import builtin_names, expand_refs, load_study, study_from_dict
 from jaxstab.sweep import sweep
 
 STUDIES = builtin_names()

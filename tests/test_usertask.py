@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import jaxstab
-from jaxstab.study import Study, load_study
+from jaxstab.study import Study
+from jaxstab.loader import load_study
 from jaxstab.sweep import execute, sweep
 
 from conftest import count_runs
@@ -128,7 +129,7 @@ def test_identity_is_the_task_its_source_and_its_config(pkg, tmp_path):
     (pkg / "tasks.py").write_text(text + "\n# an edit\n")
     copy = tmp_path / "copy.toml"
     copy.write_text((pkg / "task.toml").read_text())
-    code = ("import sys; from jaxstab.study import load_study; "
+    code = ("import sys; from jaxstab.loader import load_study; "
             f"print(load_study({str(pkg / 'task.toml')!r}).fingerprint)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

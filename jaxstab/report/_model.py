@@ -22,7 +22,6 @@ import numpy as np
 
 from jaxstab import stats
 from jaxstab.report import _analysis as an
-from jaxstab.builtin.applies import applicable
 from jaxstab.report._format import label
 from jaxstab.report._grid import Grid, grid_of
 from jaxstab.report._power import SeedsNeeded as SeedsNeeded
@@ -305,7 +304,7 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
         paired=an.paired_differences(results, verdicts, ranking,
                                      a.pairwise if a is not None else None, labels, main),
         baselines=an.baselines(a, results, main_summaries, n_eval, main),
-        divergence=an.divergence(a, results), shown_config=applicable(study),
+        divergence=an.divergence(a, results), shown_config=study.tasked.shown(study),
         sequential=None if sequential is None else SequentialReport(
             tuple(sequential.schedule), sequential.looks, tuple(sequential.verdicts)),
         runs_csv=runs_csv(results))

@@ -18,7 +18,7 @@ _BLOCKS_OF_STUDY = ("FROM studies s JOIN settings st ON st.study = s.id JOIN blo
 
 
 def results(db, fingerprint: str) -> StudyResults:
-    from jaxstab.study import study_from_dict
+    from jaxstab.loader import study_from_dict
 
     row = db.execute("SELECT config FROM studies WHERE fingerprint=?",
                      (fingerprint,)).fetchone()
