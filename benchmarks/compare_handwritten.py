@@ -82,11 +82,10 @@ def handwritten_train(key):
 def _clear() -> None:
     """Forget every compiled program: JAX's caches and jaxstab's memos of programs."""
     from jaxstab import sweep, usertask
-    from jaxstab.builtin import config as builtin
     from jaxstab.builtin import train
 
     jax.clear_caches()
-    for memo in (train.make_run, builtin.make_program, usertask.make_program,
+    for memo in (train.make_run, train.make_program, usertask.make_program,
                  sweep._host_seed_program):
         memo.cache_clear()
     sweep._PROGRAMS.clear()

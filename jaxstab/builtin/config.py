@@ -1,5 +1,5 @@
 """The built-in classification task: the article's datasets, models, optimizers and
-metrics, put together the way a user task is (``make_program(static)``). Each component
+metrics, put together the way a user task is (``train.make_program(static)``). Each component
 carries its own rules (``data._config``, ``model_config``, ``optim``); the rules that
 span components are here."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 from typing import Any
 
 from jaxstab._check import check_type, is_trusted
@@ -136,24 +135,6 @@ def static(setting) -> tuple:
              # the optimizer's hyperparameters that are factors (optax by name)
              tuple(n for n in ("momentum", "weight_decay") if n in names))
     return (strip(setting.data), strip(setting.model), strip(setting.train), flags)
-
-
-@functools.lru_cache(maxsize=None)
-def make_program(static: tuple):
-    """``(run(keys, hp, data), host)``: ``data`` is None when the run draws its own on
-    the device, else one run's host-drawn arrays."""
-    from jaxstab.builtin.train import make_run
-
-    run = make_run(static)
-    data_cfg = static[0]
-    dataset = get_dataset(data_cfg)
-    if dataset.host:
-        return run, True
-
-    def run_device(keys, hp, data):
-        return run(keys, hp, dataset.sample(data_cfg, keys, hp))
-
-    return run_device, False
 
 
 def host_sample(setting, seeds_by_src: dict) -> dict:

@@ -48,7 +48,9 @@ class BuiltinTask:
         return setting.data.host
 
     def program(self, static: tuple):
-        return config.make_program(static)
+        from jaxstab.builtin.train import make_program
+
+        return make_program(static)
 
     def host_sample(self, setting, seeds_by_src: dict) -> dict:
         return config.host_sample(setting, seeds_by_src)

@@ -264,3 +264,19 @@ def _make_newton_run(model, model_cfg, train_cfg):
                 "diverged": ~ok, "diverged_step": jnp.where(ok, -1, 0).astype(jnp.int32)}
 
     return run
+
+
+@functools.lru_cache(maxsize=None)
+def make_program(static: tuple):
+    """``(run(keys, hp, data), host)``: ``data`` is None when the run draws its own on
+    the device, else one run's host-drawn arrays."""
+    run = make_run(static)
+    data_cfg = static[0]
+    dataset = get_dataset(data_cfg)
+    if dataset.host:
+        return run, True
+
+    def run_device(keys, hp, data):
+        return run(keys, hp, dataset.sample(data_cfg, keys, hp))
+
+    return run_device, False
