@@ -18,7 +18,7 @@ from jaxstab import stats
 from jaxstab.errors import UserError
 from jaxstab.report import build, render_study, to_toml, write_report
 from jaxstab.builtin.applies import applicable
-from jaxstab.report._format import value_text
+from jaxstab.stats import value_text
 from jaxstab.report._model import slugs
 from jaxstab.store import Store
 from jaxstab.loader import builtin_names, load_study, study_from_dict
