@@ -59,6 +59,12 @@ from jaxstab.stats._summary import Summary as Summary
 from jaxstab.stats._summary import summarize as summarize
 from jaxstab.stats._variance import SourceVariance as SourceVariance
 from jaxstab.stats._variance import share_intervals as share_intervals
+from jaxstab.stats._study import EXPLORE_RESAMPLES as EXPLORE_RESAMPLES
+from jaxstab.stats._study import RNG_SEED as RNG_SEED
+from jaxstab.stats._study import higher_is_better as higher_is_better
+from jaxstab.stats._study import label as label
+from jaxstab.stats._study import value_text as value_text
+from jaxstab.stats._base import jsonable as jsonable
 from jaxstab.stats._variance import test_noise_baseline as test_noise_baseline
 from jaxstab.stats._variance import variance_by_source as variance_by_source
 from jaxstab.stats._verdicts import Verdict as Verdict
