@@ -165,7 +165,7 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
     leased unit, yielding each chunk with the lease to release in its commit (set on a
     unit's last chunk)."""
     from jaxstab.store._leases import new_owner
-    from jaxstab.sweep import _notify, chunks, describe
+    from jaxstab.sweep import _notify, chunks, compiled, describe
 
     timeout = LEASE_TIMEOUT if timeout is None else float(timeout)
     owner, beat = new_owner(), None
@@ -189,7 +189,8 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
         for gi, (settings, size, todo) in enumerate(todo_groups):
             remaining = sum(k for _, k in todo)
             _notify(progress, "group", gi + 1, len(todo_groups),
-                    describe(settings[0], range(remaining)), remaining)
+                    describe(settings[0], range(remaining)), remaining,
+                    compiled(settings[0], size))
             while todo:
                 got = db.take_lease(fingerprint, owner, [(u.id, u.ranges) for u, _ in todo],
                                     timeout)

@@ -103,3 +103,7 @@ def test_rounds_of_a_sequential_run_compile_each_group_once(tmp_path):
     assert "sequential: 4 of 4 looks taken" in p.stdout  # four rounds, two groups each
     compiles = [x for x in p.stderr.splitlines() if x.startswith("Compiling jit(one)")]
     assert len(compiles) == 2, compiles  # one per compiled group (salt=1, salt=2)
+    # and the progress lines say so: later rounds start, they do not compile
+    lines = p.stderr.splitlines()
+    assert sum(x.startswith("cache/seq: compiling ") for x in lines) == 2, lines
+    assert sum(x.startswith("cache/seq: starting ") for x in lines) >= 4, lines
