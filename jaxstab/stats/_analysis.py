@@ -143,7 +143,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
     """Analyze ``metric`` (default: the study's main metric) of study ``results`` and
     judge ``claims``: per-setting summaries, divergence and test-noise baselines; every
     pair (``pairwise``, corrected over all pairs); the omnibus test; the ranking with
-    the set tied with the best (corrected over k - 1); each setting against
+    the set tied with the best (corrected over all ordered pairs); each setting against
     ``control`` (factor values; corrected over k - 1); for grids of two or more
     factors, main effects and interactions (Freedman-Lane permutation); verdicts.
     ``rng`` seeds every resampling (None: fixed), so the record is reproducible.
