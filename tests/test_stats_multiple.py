@@ -79,7 +79,7 @@ def test_omnibus_degenerate():
 def test_omnibus_bad_input():
     with pytest.raises(UserError, match=r"sgd: need a 1-D array of per-seed values"):
         js.omnibus({"adam": G1, "sgd": [G2]})
-    with pytest.raises(UserError, match=r"sgd: need at least 3 finished runs, got 2"):
+    with pytest.raises(UserError, match=r"sgd: need at least 5 finished runs, got 2"):
         js.omnibus({"adam": G1, "sgd": [0.9, np.nan, 0.8]}, metric_kind="spread")
 
 

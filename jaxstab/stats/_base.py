@@ -22,6 +22,13 @@ import numpy as np
 RTOL = 1e-6
 RTOL64 = 1e-13
 
+# Seeds a side (or pairs) below which no spread claim is tested: at 3, Brown-Forsythe can
+# never reach p < 0.116; at 4, every spread test measured (Brown-Forsythe, permutations of
+# the std ratio or of |x - median|) rejected 0.15 of true nulls with collapsed runs
+# (docs/statistics.md, "Spread tests"). Paired, 5 is still untestable two-sided at 0.05
+# (32 sign arrangements: p >= 2/32), and the permutation's p says so.
+SPREAD_MIN_N = 5
+
 
 def jsonable(value: Any) -> Any:
     """Convert a result (dataclasses, numpy scalars, arrays) to plain JSON types.

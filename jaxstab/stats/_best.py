@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record
+from jaxstab.stats._base import SPREAD_MIN_N, Record
 from jaxstab.stats._compare import KINDS, Comparison, reverse
 from jaxstab.stats._intervals import Interval, interval, std_interval
 from jaxstab.stats._multiple import CORRECTIONS, adjust_pvalues, compare_groups
@@ -130,7 +130,7 @@ def rank_settings(data: Any, *, metric: str | None = None, metric_kind: str = "m
     alpha, level = _options(metric_kind, correction, alpha, level)
     gen = _check.rng(rng)
     gs = _study.groups(data, metric)
-    min_n = 3 if metric_kind == "spread" else 2
+    min_n = SPREAD_MIN_N if metric_kind == "spread" else 2
     short = [g.name for g in gs if g.n_finished < min_n]
     if short:
         raise UserError(f"{short[0]}: need at least {min_n} finished runs")

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.optimize as opt
 import scipy.stats as st
 
-from jaxstab.stats._base import is_constant, quiet, snap, tolerance
+from jaxstab.stats._base import SPREAD_MIN_N, is_constant, quiet, snap, tolerance
 
 # Futility (non-binding): stop when the conditional power under the current estimate to
 # cross the last boundary falls below this. Non-binding means the efficacy boundaries
@@ -213,7 +213,7 @@ def statistic(x: np.ndarray, y: np.ndarray, *, kind: str, paired: bool) -> Stat:
     """One claim at one look: ``x``, ``y`` the values of seeds < n (NaN: diverged, left
     out; paired: aligned by seed, a pair dropped when either side diverged). z NaN
     when too few finished runs (2, or 3 for spread, a side or pairs)."""
-    test, min_n = TESTS[(kind, paired)], 3 if kind == "spread" else 2
+    test, min_n = TESTS[(kind, paired)], SPREAD_MIN_N if kind == "spread" else 2
     if paired:
         keep = np.isfinite(x) & np.isfinite(y)
         x, y = x[keep], y[keep]

@@ -10,7 +10,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record
+from jaxstab.stats._base import SPREAD_MIN_N, Record
 from jaxstab.stats._compare import KINDS, Comparison
 from jaxstab.stats._divergence import DivergenceTest, divergence_test
 from jaxstab.stats._effects import Effect
@@ -156,7 +156,7 @@ def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Ge
     ga, gb, paired = claim_groups(claim, settings)
     fa, fb = _study.aligned(ga, gb) if paired else (ga.values, gb.values)
     div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
-    short = _study.shortfall(ga, gb, paired=paired, min_n=3 if claim.kind == "spread" else 2)
+    short = _study.shortfall(ga, gb, paired=paired, min_n=SPREAD_MIN_N if claim.kind == "spread" else 2)
     comp = None if short else compare_groups(
         ga, gb, metric_kind=claim.kind, alternative="two-sided", paired=paired,
         level=level, rng=gen, n_resamples=n_resamples)
