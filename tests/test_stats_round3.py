@@ -129,3 +129,33 @@ def test_no_binomial_baseline_for_a_loss():
         assert row.baseline is None and "not a proportion" in row.baseline_note
     acc = js.variance_by_source(res, metric="test_accuracy", n_test=200)
     assert all(math.isfinite(row.baseline) for row in acc)
+
+
+def test_mean_interval_at_the_ceiling_covers_given_the_test_size():
+    rng = np.random.default_rng(10)
+    reps, hits = 200, 0
+    for _ in range(reps):
+        x = rng.binomial(100, 0.999, 5) / 100
+        iv = js.interval(x, n_test=100)
+        hits += iv.low <= 0.999 <= iv.high
+    assert hits / reps >= 0.95  # [1, 1] covered 0.39
+    flat = js.interval([1.0] * 5)
+    assert flat.low == flat.high == 1.0 and "not a confidence interval" in flat.note
+    s = js.summarize([1.0] * 5, n_test=100)
+    assert s.mean_interval.method == "Clopper-Pearson" and s.mean_interval.low < 0.97
+
+
+def test_paired_prob_improvement_interval_covers_at_five_pairs():
+    import scipy.stats as st
+
+    from jaxstab.stats import _effects
+    rng = np.random.default_rng(11)
+    true = st.norm.cdf(0.5 / np.sqrt(2 + 2 * 0.49))  # P(A > B) for two different seeds
+    reps, hits = 150, 0
+    for _ in range(reps):
+        c = rng.normal(0, 1, 5)
+        a, b = c + 0.7 * rng.normal(0, 1, 5) + 0.5, c + 0.7 * rng.normal(0, 1, 5)
+        e = _effects.prob_improvement(a, b, paired=True, level=0.95, rng=rng,
+                                      n_resamples=999)
+        hits += e.low <= true <= e.high
+    assert hits / reps >= 0.9  # BCa alone: 0.82 here

@@ -103,8 +103,9 @@ class StdRatio:
         gamma = 1e-12 * np.maximum(np.abs(np.where(np.isfinite(obs), obs, 0)), 1.0)
         extra = 0 if self.exact else 1
         size = t.shape[-1] + extra
-        greater = ((t >= obs - gamma).sum(-1) + extra) / size
-        less = ((t <= obs + gamma).sum(-1) + extra) / size
+        with np.errstate(all="ignore"):  # an infinite observed ratio: one side constant
+            greater = ((t >= obs - gamma).sum(-1) + extra) / size
+            less = ((t <= obs + gamma).sum(-1) + extra) / size
         if alternative == "greater":
             return greater
         if alternative == "less":
