@@ -10,6 +10,7 @@ import scipy.special as sp
 import scipy.stats as st
 
 from jaxstab.stats._base import Record, is_constant, quiet, tolerance
+from jaxstab.stats._base import std as _base_std
 from jaxstab.stats._intervals import bootstrap, std_interval
 from jaxstab.stats._spread import std_ratio_interval
 
@@ -183,7 +184,7 @@ def spread_difference(a: np.ndarray, b: np.ndarray, *, paired: bool, level: floa
     level) / 2, so it covers with probability >= level (Bonferroni). The pooled t on
     |x - median| it replaces covered 0.86-0.92 with collapsed runs at 8-12 seeds."""
     name = "std(A) - std(B)"
-    sa, sb = float(np.std(a, ddof=1)), float(np.std(b, ddof=1))
+    sa, sb = _base_std(a, a, b), _base_std(b, a, b)
     point = _exact_zero(sa - sb, a, b)
     if is_constant(a, a, b) and is_constant(b, a, b):
         return Effect(name, 0.0, 0.0, 0.0, "no variation", level, "neither setting varies")
@@ -202,27 +203,6 @@ def spread_difference(a: np.ndarray, b: np.ndarray, *, paired: bool, level: floa
                   f"std(B) x (std ratio - 1): {method} and {s_b.method}, Bonferroni", level)
 
 
-def _quadratic_set(qa: float, qb: float, qc: float) -> tuple[float, float]:
-    """Hull of {r >= 0 : qa r^2 - 2 qb r + qc <= 0} (Fieller's inequality)."""
-    disc = qb * qb - qa * qc
-    if qa > 0:
-        if disc < 0:
-            return float("nan"), float("nan")
-        root = np.sqrt(disc)
-        lo, hi = (qb - root) / qa, (qb + root) / qa
-        return (max(lo, 0.0), hi) if hi >= 0 else (float("nan"), float("nan"))
-    if qa == 0:
-        if qb > 0:
-            return max(qc / (2 * qb), 0.0), float("inf")
-        return (0.0, float("inf")) if qc <= 0 or qb < 0 else (float("nan"), float("nan"))
-    # qa < 0: the set lies outside the roots; within r >= 0 its hull is unbounded.
-    if disc <= 0:
-        return 0.0, float("inf")
-    root = np.sqrt(disc)
-    lo, hi = sorted(((qb - root) / qa, (qb + root) / qa))
-    return (0.0 if lo >= 0 else max(hi, 0.0)), float("inf")
-
-
 def spread_ratio(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float,
                  rng: np.random.Generator, n_resamples: int) -> Effect:
     """std(A) / std(B) with the interval that inverts the primary spread test (the
@@ -232,7 +212,7 @@ def spread_ratio(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float,
     if is_constant(b, a, b):
         return _nan_effect(name, level, "B has no seed variation: the ratio is infinite",
                            point=float("inf"))
-    point = float(np.std(a, ddof=1) / np.std(b, ddof=1))
+    point = _base_std(a, a, b) / _base_std(b, a, b)
     low, high, method = std_ratio_interval(a, b, paired=paired, level=level, rng=rng,
                                            n_resamples=n_resamples)
     note = ("unbounded above: B's spread is not distinguishable from 0 with these seeds"

@@ -89,9 +89,9 @@ class StdRatio:
         s, inv = self.sums, 1.0 / np.asarray(ratio, float)[..., None]
         n1 = self.n_a
         n2 = self.n_a if self.paired else self.n_b
-        s1, q1 = s["sa1"] * inv + s["sb1"], s["qa1"] * inv**2 + s["qb1"]
-        s2, q2 = s["sa2"] * inv + s["sb2"], s["qa2"] * inv**2 + s["qb2"]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # ratios near the float limits in the search
+            s1, q1 = s["sa1"] * inv + s["sb1"], s["qa1"] * inv**2 + s["qb1"]
+            s2, q2 = s["sa2"] * inv + s["sb2"], s["qa2"] * inv**2 + s["qb2"]
             v1 = np.maximum(q1 - s1**2 / n1, 0.0) / (n1 - 1)
             v2 = np.maximum(q2 - s2**2 / n2, 0.0) / (n2 - 1)
             return np.nan_to_num(0.5 * (np.log(v1) - np.log(v2)), nan=0.0)
