@@ -179,28 +179,31 @@ def deviations(x: np.ndarray) -> np.ndarray:
 
 def spread_difference(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float,
                       rng: np.random.Generator, n_resamples: int) -> Effect:
-    """std(A) - std(B) = std(B) (ratio - 1), bounded over the box of the std ratio's
-    interval (the primary test inverted) and std(B)'s interval, each at 1 - (1 -
-    level) / 2, so it covers with probability >= level (Bonferroni). The pooled t on
-    |x - median| it replaces covered 0.86-0.92 with collapsed runs at 8-12 seeds."""
+    """std(A) - std(B) = std(B) (ratio - 1) = std(A) (1 - 1 / ratio), bounded over the
+    boxes of the std ratio's interval (the primary test inverted) and std(B)'s (and
+    std(A)'s) interval, each at 1 - (1 - level) / 2, so each box covers with
+    probability >= level (Bonferroni); the hull of both keeps that and turns around
+    with A and B. The pooled t on |x - median| it replaces covered 0.86-0.92 with
+    collapsed runs at 8-12 seeds."""
     name = "std(A) - std(B)"
     sa, sb = _base_std(a, a, b), _base_std(b, a, b)
     point = _exact_zero(sa - sb, a, b)
     if is_constant(a, a, b) and is_constant(b, a, b):
         return Effect(name, 0.0, 0.0, 0.0, "no variation", level, "neither setting varies")
-    if is_constant(b, a, b):
-        return _nan_effect(name, level, "B has no seed variation: no interval for its std",
-                           point=point)
+    if is_constant(b, a, b) or is_constant(a, a, b):
+        return _nan_effect(name, level, "one setting has no seed variation: no interval "
+                           "for its std", point=point)
     half = 1 - (1 - level) / 2
     r_lo, r_hi, method = std_ratio_interval(a, b, paired=paired, level=half, rng=rng,
                                             n_resamples=n_resamples)
-    s_b = std_interval(b, level=half)
-    corners = [s * (r - 1) for s in (s_b.low, s_b.high) for r in (r_lo, r_hi)
-               if np.isfinite(r)]
-    low = min(corners) if np.isfinite(r_lo) else float("nan")
-    high = max(corners) if np.isfinite(r_hi) else float("inf")
+    s_a, s_b = std_interval(a, level=half), std_interval(b, level=half)
+    ratios = [r for r in (r_lo, r_hi) if 0 < r < float("inf")]
+    corners = [s * (r - 1) for s in (s_b.low, s_b.high) for r in ratios] + \
+        [s * (1 - 1 / r) for s in (s_a.low, s_a.high) for r in ratios]
+    low = min(corners) if r_lo > 0 else -float(s_b.high)
+    high = max(corners) if r_hi < float("inf") else float("inf")
     return Effect(name, point, float(low), float(high),
-                  f"std(B) x (std ratio - 1): {method} and {s_b.method}, Bonferroni", level)
+                  f"std x (std ratio - 1): {method} and {s_b.method}, Bonferroni", level)
 
 
 def spread_ratio(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float,
