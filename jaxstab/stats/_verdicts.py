@@ -177,9 +177,9 @@ def _verdict(row: _Row, p_adj: float, d_adj: float, *, alpha: float, power: floa
         reason += f"; seeds needed: {why}" if needed is not None else f"; {why}"
     mean = claim.kind == "mean"
     effect = comp.effects[0] if comp else _missing(
-        "Hedges' g" if mean else "spread(A) / spread(B)", level, f"not computed: {short}")
+        "Hedges' g" if mean else "std(A) / std(B)", level, f"not computed: {short}")
     difference = comp.difference if comp else _missing(
-        "mean(A) - mean(B)" if mean else "spread(A) - spread(B)", level,
+        "mean(A) - mean(B)" if mean else "std(A) - std(B)", level,
         f"not computed: {short}")
     note = "; ".join(n for n in [comp.note if comp else "",
                                  _divergence_note(ga, gb, div, d_adj, alpha, correction)] if n)
