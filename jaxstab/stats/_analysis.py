@@ -14,6 +14,8 @@ from jaxstab.stats import _check, _study
 from jaxstab.stats._base import Record
 from jaxstab.stats._best import Ranking, VersusControl, compare_to_control, rank_settings
 from jaxstab.stats._compare import KINDS
+from jaxstab.stats._direction import LOWER_IS_BETTER  # noqa: F401  (report reads it here)
+from jaxstab.stats._direction import guess_direction
 from jaxstab.stats._divergence import DivergenceRate, divergence_rate
 from jaxstab.stats._factorial import Factorial, factorial
 from jaxstab.stats._multiple import CORRECTIONS, Pairwise, pairwise
@@ -23,9 +25,6 @@ from jaxstab.stats._summary import Summary, summarize
 from jaxstab.stats._text import format_analysis
 from jaxstab.stats._verdicts import Verdict, verdicts
 
-# Metric names whose smaller values are better, for the ranking when the caller does
-# not say (higher_is_better=None); the guess is named in the ranking's note.
-LOWER_IS_BETTER = ("loss", "error", "gap", "rises", "dead")
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,8 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         notes.append(f"left out of the comparisons (fewer than {min_n} finished runs): "
                      + "; ".join(left))
     if higher_is_better is None:
-        higher_is_better = not any(h in metric.lower() for h in LOWER_IS_BETTER)
+        # The guess is named in the ranking's note.
+        higher_is_better = guess_direction(metric)
         if metric_kind == "mean":
             notes.append(f"ranking assumes {'higher' if higher_is_better else 'lower'} "
                          f"{metric} is better (pass higher_is_better to change it)")
