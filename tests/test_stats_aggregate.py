@@ -207,3 +207,19 @@ def test_cost_grows_with_the_runs_300000_runs_in_about_two_seconds():
     performance_profile({"a": x}, np.linspace(-2, 2, 50))
     # measured 0.5 s on a 2-core CPU shared with other jobs; the bound leaves room
     assert time.perf_counter() - start < 4.0
+
+
+def test_analyze_ranks_an_undeclared_mse_lower_is_better_and_says_it_guessed():
+    from types import SimpleNamespace
+
+    from jaxstab.stats import analyze
+    from test_stats_support import results, setting
+
+    gen = np.random.default_rng(5)
+    study = results(setting({"s": "small"}, gen.normal(0.1, 0.01, 8), ["init"], metric="test_mse"),
+                    setting({"s": "large"}, gen.normal(0.5, 0.01, 8), ["init"], metric="test_mse"),
+                    study=SimpleNamespace(name="mine/mse", main_metric="test_mse"))
+    a = analyze(study, [], metric="test_mse", n_resamples=199)
+    assert a.higher_is_better is False
+    assert "small" in a.ranking.ranks[0].name
+    assert any("assumes lower test_mse is better" in n for n in a.notes)

@@ -78,8 +78,9 @@ def these_tasks_test(x: Any, y: Any, *, statistic: str = "iqm", paired: bool = F
     pairs = [_exchanged(a, b, paired, gen, resamples) for a, b in zip(xs, ys)]
     null = (_aggregate.batch(statistic, [p[0] for p in pairs], g, higher)
             - _aggregate.batch(statistic, [p[1] for p in pairs], g, higher))
-    # Permuted differences equal to |d| up to float rounding count as reaching it.
-    tol = 1e3 * tolerance(*xs, *ys) + 1e-12
+    # Permuted differences equal to |d| up to float rounding (sums in another order)
+    # count as reaching it.
+    tol = tolerance(*xs, *ys)
     p = (1 + int(np.sum(np.abs(null) >= abs(d) - tol))) / (resamples + 1)
     kind = "paired seeds swapped" if paired else "runs exchanged"
     return SuiteTest(
