@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 
 from jaxstab.errors import UserError
-from jaxstab.stats import (aggregate, guess_direction, performance_profile,
-                           probability_of_improvement, tasks_like_these_test,
-                           these_tasks_test)
+from jaxstab.stats import (
+    aggregate,
+    guess_direction,
+    performance_profile,
+    probability_of_improvement,
+    tasks_like_these_test,
+    these_tasks_test,
+)
 
 
 def scores(runs=8, tasks=5, seed=0, shift=0.0):
@@ -212,8 +217,9 @@ def test_cost_grows_with_the_runs_300000_runs_in_about_two_seconds():
 def test_analyze_ranks_an_undeclared_mse_lower_is_better_and_says_it_guessed():
     from types import SimpleNamespace
 
-    from jaxstab.stats import analyze
     from test_stats_support import results, setting
+
+    from jaxstab.stats import analyze
 
     gen = np.random.default_rng(5)
     study = results(setting({"s": "small"}, gen.normal(0.1, 0.01, 8), ["init"], metric="test_mse"),

@@ -129,7 +129,8 @@ def _one(statistic: str, ts: _suite.Tasks, *, level: float, gen: np.random.Gener
                     f"t interval only")
     if not high > low:
         return Interval(pt, float("nan"), float("nan"), "none", level,
-                        "no interval: no run-to-run variation within any task")
+                        f"no interval: no run-to-run variation in the runs the "
+                        f"{statistic} depends on")
     return Interval(pt, low, high, method, level, note)
 
 
@@ -153,7 +154,7 @@ def aggregate(scores: Any, *, statistic: str = "iqm", level: float = 0.95,
     Returns ``{method: Interval(point, low, high, method, level, note)}``. ``method``
     names the interval: ``"t-stratified"``, ``"t-stratified+bootstrap"``, or
     ``"none"`` with NaN bounds and a note when no interval can be calibrated (a task
-    with fewer than 3 runs, or no run-to-run variation within any task).
+    with fewer than 3 runs, or the runs the statistic depends on do not vary).
     """
     statistic = _check.choice(statistic, "statistic", STATISTICS)
     level = _check.level(level)
