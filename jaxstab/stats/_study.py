@@ -17,6 +17,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check
+from jaxstab.stats._direction import guess_direction
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,13 @@ RNG_SEED = 0
 # (one sd) while costing under half of 10,000 (the article suite's report: 7.3 s of CPU
 # in stats.analyze against 17.5 s; 10 s in all is the target).
 EXPLORE_RESAMPLES = 1999
-# Metric names whose smaller values are better, for the ranking when the caller does
-# not say (higher_is_better=None); the guess is named in the ranking's note.
-LOWER_IS_BETTER = ("loss", "error", "gap", "rises", "dead")
 
 
 def higher_is_better(metric: str) -> bool:
-    """Whether larger values of ``metric`` are better (a guess from its name)."""
-    return not any(word in metric.lower() for word in LOWER_IS_BETTER)
+    """Whether larger values of ``metric`` are better, guessed from its name when no
+    direction is declared (``guess_direction``); the guess is named in the ranking's
+    note."""
+    return guess_direction(metric)
 
 
 # One spelling of a setting for every reader (compare, the end-of-run summary, the
