@@ -180,10 +180,14 @@ def test_logrank_equals_lifelines_and_stratified_equals_statsmodels():
     g, strata = rng.random(60) < 0.5, rng.integers(0, 3, 60)
     a = [ttt_of(d[(strata == k) & g], e[(strata == k) & g], 12) for k in range(3)]
     b = [ttt_of(d[(strata == k) & ~g], e[(strata == k) & ~g], 12) for k in range(3)]
-    got = compare_time_to_target(a, b)
+    got = compare_time_to_target(a, b, method="asymptotic")
     chi2, p = survdiff(d, e.astype(int), g.astype(int), strata=strata)
     assert got.strata == 3 and got.statistic == pytest.approx(chi2)
-    assert got.p_value == pytest.approx(p)
+    assert got.p_value == pytest.approx(p) and got.method == "asymptotic"
+    perm = compare_time_to_target(a, b, n_resamples=4999, rng=0)
+    assert perm.method == "permutation" and perm.statistic == got.statistic
+    assert perm.p_value == pytest.approx(p, abs=0.03)
+    assert compare_time_to_target(a, b, rng=3) == compare_time_to_target(a, b, rng=3)
 
 
 def test_comparison_direction_rmst_difference_and_inputs():
@@ -212,6 +216,18 @@ def test_logrank_type_one_error_under_the_null():
     oe, v = logrank_parts(d, e, np.r_[np.ones(n, bool), np.zeros(n, bool)])
     rate = np.mean(oe ** 2 / v > st.chi2.ppf(0.95, 1))
     assert 0.035 < rate < 0.065, rate
+
+
+def test_permutation_logrank_is_exact_at_eight_runs_where_the_chi_square_is_not():
+    """400 null samples of 8 runs a setting, no censoring: the relabelling p-value
+    (the default at this size) keeps its level."""
+    rng = np.random.default_rng(12)
+    rej = 0
+    for i in range(400):
+        t = np.ceil(rng.exponential(10.0, 16))
+        a, b = (ttt_of(t[s], np.full(8, REACHED), 100) for s in (slice(0, 8), slice(8, 16)))
+        rej += compare_time_to_target(a, b, n_resamples=199, rng=i).p_value <= 0.05
+    assert 0.02 <= rej / 400 <= 0.065, rej
 
 
 def test_seeds_needed_by_schoenfeld_has_the_power_it_promises():

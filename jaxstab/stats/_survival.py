@@ -200,6 +200,23 @@ def rmst(km: dict[str, np.ndarray], horizon: float | np.ndarray) -> tuple[np.nda
     return total, np.sum(area_after ** 2 * term, axis=-1)
 
 
+def rmst_t_parts(var: Any, n: Any, reached: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The restricted mean's variance and degrees of freedom for a t interval: the
+    Greenwood-type variance times n/(n-1), with (runs reached - 1) df. Without censoring
+    this is exactly the t interval for the mean of min(T, horizon); the normal interval
+    on the plain variance covers 0.89 at 8 runs, this one 0.945, and 0.948 at 30%
+    censoring where (n - 1) df give 0.913 (docs/statistics.md)."""
+    n = np.asarray(n, dtype=float)
+    return np.asarray(var) * n / np.maximum(n - 1, 1), np.maximum(np.asarray(reached) - 1, 1)
+
+
+def satterthwaite(vars_: Any, dfs: Any) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of independent variances."""
+    v, d = np.asarray(vars_, float), np.asarray(dfs, float)
+    den = float(np.sum(v ** 2 / d))
+    return float(np.sum(v)) ** 2 / den if den > 0 else float(np.min(d))
+
+
 @dataclass(frozen=True)
 class KaplanMeier(Record):
     """The step curve of "not yet at target": ``survival[i]`` holds from ``time[i]``
@@ -219,7 +236,8 @@ class TargetSummary(Record):
     the data cannot bound it. ``share_reached`` counts runs that reached the target
     within their steps, with the exact Clopper-Pearson interval. ``rmst`` is the
     restricted mean time to target up to ``horizon``: E[min(T, horizon)], a run that
-    misses counted as ``horizon``. Diverged runs never reach (module docstring)."""
+    misses counted as ``horizon``, with a t interval (``rmst_t_parts``). Diverged runs
+    never reach (module docstring)."""
 
     n: int
     n_reached: int
@@ -281,7 +299,8 @@ def target_summary(ttt: TimeToTarget, *, horizon: float | None = None,
     km = km_positions(d[None], e[None])
     med, med_lo, med_hi = (float(v[0]) for v in median_ci(km, level))
     mean, var = (float(v[0]) for v in rmst(km, h))
-    z = float(st.norm.ppf(0.5 + level / 2))
+    var, df = (float(v) for v in rmst_t_parts(var, ttt.n, counts["reached"]))
+    half = float(st.t.ppf(0.5 + level / 2, df)) * var ** 0.5
     k = counts["reached"]
     ci = quiet(st.binomtest(k, ttt.n).proportion_ci, confidence_level=level, method="exact")
     notes = []
@@ -295,6 +314,6 @@ def target_summary(ttt: TimeToTarget, *, horizon: float | None = None,
         share_reached=Interval(k / ttt.n, float(ci.low), float(ci.high), "clopper-pearson",
                                level),
         median=Interval(med, med_lo, med_hi, "km-loglog", level),
-        rmst=Interval(mean, max(0.0, mean - z * var ** 0.5), min(h, mean + z * var ** 0.5),
-                      "km-greenwood", level),
+        rmst=Interval(mean, max(0.0, mean - half), min(h, mean + half), "km-greenwood-t",
+                      level),
         km=kaplan_meier(ttt, level=level), diverged_as=DIVERGED_AS, note="; ".join(notes))
