@@ -26,7 +26,7 @@ import scipy.optimize as opt
 import scipy.stats as st
 
 from jaxstab.stats import curve_band, curve_test, seeds_needed_time_to_target
-from jaxstab.stats._survcompare import logrank_parts
+from jaxstab.stats._survcompare import _z, logrank_parts
 from jaxstab.stats._survival import km_positions, median_ci, rmst, rmst_t_parts
 
 NS = (8, 16, 64)
@@ -85,8 +85,8 @@ def table_median(reps: int = 10_000) -> None:
             d2, e2 = draw(gen, reps, n, share)
             mean2, var2 = rmst(km_positions(d2, e2), TAU)
             tv2, df2 = rmst_t_parts(var2, n, e2.sum(axis=1))
-            welch = (tv + tv2) ** 2 / (tv ** 2 / df + tv2 ** 2 / df2)
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore"):  # both variances 0: nobody reached
+                welch = (tv + tv2) ** 2 / (tv ** 2 / df + tv2 ** 2 / df2)
                 diff = np.mean(np.abs(mean - mean2) <= st.t.ppf(0.975, welch) * np.sqrt(tv + tv2))
             cover = np.mean((lo <= TRUE_MEDIAN) & (TRUE_MEDIAN <= hi))
             print(f"| {share:.0%} | {n} | {1 - e.mean():.2f} | {cover:.3f} | "
@@ -94,12 +94,16 @@ def table_median(reps: int = 10_000) -> None:
                   f"{normal:.3f} | {used:.3f} | {diff:.3f} |")
 
 
+PERM_REPS = 2_000
+
+
 def table_logrank(reps: int = 20_000) -> None:
     print(f"{reps} replications a cell; both settings draw from the same law; 10% of runs "
           f"diverge (never reach: kept at risk to the horizon {H}); alpha 0.05 "
           f"(Monte-Carlo error +-{1.96 * math.sqrt(0.0475 / reps):.3f})")
-    print("| censored | runs a setting | log-rank | stratified, 4 strata of runs/4 |")
-    print("|---|---|---|---|")
+    print(f"| censored | runs a setting | log-rank (chi-square) | stratified, 4 strata of "
+          f"runs/4 (chi-square) | log-rank (permutation, {PERM_REPS} replications) |")
+    print("|---|---|---|---|---|")
     crit = st.chi2.ppf(0.95, 1)
     for share in CENSORING:
         for n in NS:
@@ -109,7 +113,8 @@ def table_logrank(reps: int = 20_000) -> None:
             d, e = np.where(div, H, d), e & ~div
             g = np.r_[np.ones(n, bool), np.zeros(n, bool)]
             oe, v = logrank_parts(d, e, g)
-            plain = np.mean(oe ** 2 / v > crit)
+            with np.errstate(invalid="ignore"):  # V = 0: nobody reached, no rejection
+                plain = np.mean(oe ** 2 / v > crit)
             # Strata: 4 tasks whose steps differ 1x, 2x, 4x, 8x, n/4 runs of each
             # setting in each; the stratified test sums O - E and V over them.
             k, oes, vs = n // 4, 0.0, 0.0
@@ -118,8 +123,17 @@ def table_logrank(reps: int = 20_000) -> None:
                 o, w = logrank_parts(d[:, idx] * 2 ** j, e[:, idx],
                                      np.r_[np.ones(k, bool), np.zeros(k, bool)])
                 oes, vs = oes + o, vs + w
-            strat = np.mean(oes ** 2 / vs > crit)
-            print(f"| {share:.0%} | {n} | {plain:.4f} | {strat:.4f} |")
+            with np.errstate(invalid="ignore"):
+                strat = np.mean(oes ** 2 / vs > crit)
+            # the default at these sizes: relabellings, as compare_time_to_target does
+            perm = 0
+            for i in range(PERM_REPS):
+                labels = gen.permuted(np.broadcast_to(g, (199, g.size)), axis=1)
+                o, w = logrank_parts(np.broadcast_to(d[i], labels.shape),
+                                     np.broadcast_to(e[i], labels.shape), labels)
+                z, zn = _z(oe[i], v[i]), _z(o, w)
+                perm += (1 + np.sum(np.abs(zn) >= abs(z) - 1e-9 * max(abs(z), 1))) / 200 <= 0.05
+            print(f"| {share:.0%} | {n} | {plain:.4f} | {strat:.4f} | {perm / PERM_REPS:.3f} |")
 
 
 def table_seeds(reps: int = 4_000) -> None:
