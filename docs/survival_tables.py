@@ -175,8 +175,10 @@ CURVE = 0.9 - 0.4 * np.exp(-np.arange(STEPS) / 10)
 
 def table_curve_test(reps: int = 1_000) -> None:
     print(f"{reps} replications a cell, {STEPS} steps, both settings the same mean curve "
-          f"with AR(1) noise; paired: a per-seed curve shared by both settings plus "
-          f"independent noise; 999 resamples a test; alpha 0.05 (Monte-Carlo error "
+          f"with AR(1) noise; unpaired: independent settings; paired: a per-seed curve "
+          f"shared by both settings plus independent noise (the unpaired test on such "
+          f"data is conservative: it ignores the shared part); 999 resamples a test; "
+          f"alpha 0.05 (Monte-Carlo error "
           f"+-{1.96 * math.sqrt(0.0475 / reps):.3f})")
     print("| noise | runs a setting | unpaired (permutation max-t) | paired (sign-flip max-t) |")
     print("|---|---|---|---|")
@@ -185,12 +187,14 @@ def table_curve_test(reps: int = 1_000) -> None:
             gen = rng_for("curve_test", dist, n)
             rej = {False: 0, True: 0}
             for _ in range(reps):
+                a = CURVE + 0.02 * ar_noise(gen, n, STEPS, dist)
+                b = CURVE + 0.02 * ar_noise(gen, n, STEPS, dist)
+                rej[False] += curve_test(a, b, n_resamples=999, rng=gen).p_value <= 0.05
                 seed = ar_noise(gen, n, STEPS, dist)
                 a = CURVE + 0.02 * (seed + ar_noise(gen, n, STEPS, dist))
                 b = CURVE + 0.02 * (seed + ar_noise(gen, n, STEPS, dist))
-                for paired in (False, True):
-                    rej[paired] += curve_test(a, b, paired=paired, n_resamples=999,
-                                              rng=gen).p_value <= 0.05
+                rej[True] += curve_test(a, b, paired=True, n_resamples=999,
+                                        rng=gen).p_value <= 0.05
             print(f"| {dist} | {n} | {rej[False] / reps:.3f} | {rej[True] / reps:.3f} |")
 
 

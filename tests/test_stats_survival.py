@@ -14,12 +14,26 @@ from lifelines.statistics import logrank_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 
 from jaxstab.errors import UserError
-from jaxstab.stats import (TimeToTarget, compare_time_to_target, curve_band, curve_test,
-                           kaplan_meier, seeds_needed_time_to_target, target_summary,
-                           time_profile, time_to_target)
+from jaxstab.stats import (
+    TimeToTarget,
+    compare_time_to_target,
+    curve_band,
+    curve_test,
+    kaplan_meier,
+    seeds_needed_time_to_target,
+    target_summary,
+    time_profile,
+    time_to_target,
+)
 from jaxstab.stats._survcompare import logrank_parts
-from jaxstab.stats._survival import (CENSORED, DIVERGED, REACHED, km_positions, median_ci,
-                                     rmst)
+from jaxstab.stats._survival import (
+    CENSORED,
+    DIVERGED,
+    REACHED,
+    km_positions,
+    median_ci,
+    rmst,
+)
 
 nan = float("nan")
 
