@@ -256,7 +256,7 @@ DIVERGED_AS = ("never reach: kept at risk to the horizon, so 1 - KM is the cumul
                "incidence with divergence as a competing risk")
 
 
-def _record(ttt: Any, name: str = "ttt") -> TimeToTarget:
+def checked_record(ttt: Any, name: str = "ttt") -> TimeToTarget:
     if not isinstance(ttt, TimeToTarget):
         raise UserError(f"{name}: need the TimeToTarget of time_to_target(), got "
                         f"{type(ttt).__name__}")
@@ -279,7 +279,7 @@ def horizon_of(value: Any, *records: TimeToTarget) -> float:
 
 def kaplan_meier(ttt: TimeToTarget, *, level: float = 0.95) -> KaplanMeier:
     """The Kaplan-Meier curve of "not yet at target", starting at (0, 1)."""
-    ttt, level = _record(ttt), _check.level(level)
+    ttt, level = checked_record(ttt), _check.level(level)
     d, e = ttt.durations()
     km = km_positions(d, e)
     low, high = loglog_band(km["s"], km["gw"], float(st.norm.ppf(0.5 + level / 2)))
@@ -292,7 +292,7 @@ def target_summary(ttt: TimeToTarget, *, horizon: float | None = None,
                    level: float = 0.95) -> TargetSummary:
     """Median steps to target, share reached and restricted mean time to target of one
     setting, each with its ``level`` interval (coverage: docs/statistics.md)."""
-    ttt, level = _record(ttt), _check.level(level)
+    ttt, level = checked_record(ttt), _check.level(level)
     h = horizon_of(horizon, ttt)
     counts = ttt.counts()
     d, e = ttt.durations()
