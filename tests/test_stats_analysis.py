@@ -85,7 +85,7 @@ def test_most_runs_diverged_still_gets_verdicts_that_say_so():
     a = strict(js.analyze, res, [claim("lr 1 beats lr 2", {"lr": 1.0}, {"lr": 2.0})],
                metric="test_acc", n_resamples=999)
     (v,) = a.verdicts
-    assert "most runs of lr=1.0 and lr=2.0 diverged" in v.note
+    assert "most runs of lr=1 and lr=2 diverged" in v.note
     assert "most runs" in a.format()
 
 
