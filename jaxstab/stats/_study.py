@@ -17,6 +17,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check
+from jaxstab.stats._direction import guess_direction
 
 
 @dataclass(frozen=True)
@@ -66,20 +67,19 @@ def _plain(value: Any) -> Any:
 # same numbers.
 RNG_SEED = 0
 # Resamples of every bootstrap and permutation compare, the summary and a report make.
-# The p-values that decide verdicts, ties and matrices come from t and Brown-Forsythe
-# tests, which do not resample; only the secondary permutation tests and the P(A>B) and
-# ratio intervals do, and 2,000 draws put a permutation p-value of 0.05 within +-0.005
+# The mean p-values that decide verdicts, ties and matrices come from t tests, which do
+# not resample; spread p-values come from the permutation of the std ratio (every split
+# at small n), and 2,000 draws put a permutation p-value of 0.05 within +-0.005
 # (one sd) while costing under half of 10,000 (the article suite's report: 7.3 s of CPU
 # in stats.analyze against 17.5 s; 10 s in all is the target).
 EXPLORE_RESAMPLES = 1999
-# Metric names whose smaller values are better, for the ranking when the caller does
-# not say (higher_is_better=None); the guess is named in the ranking's note.
-LOWER_IS_BETTER = ("loss", "error", "gap", "rises", "dead")
 
 
 def higher_is_better(metric: str) -> bool:
-    """Whether larger values of ``metric`` are better (a guess from its name)."""
-    return not any(word in metric.lower() for word in LOWER_IS_BETTER)
+    """Whether larger values of ``metric`` are better, guessed from its name when no
+    direction is declared (``guess_direction``); the guess is named in the ranking's
+    note."""
+    return guess_direction(metric)
 
 
 # One spelling of a setting for every reader (compare, the end-of-run summary, the
