@@ -2,7 +2,7 @@
 std interval that says so when runs collapse.
 
 Small fixed-seed simulations; the measured tables are in docs/statistics.md
-(benchmarks/stats_tables.py).
+(docs/stats_tables.py).
 """
 
 import math
