@@ -6,7 +6,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import shlex
 import signal
 import sqlite3
@@ -15,6 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from jaxstab._check import csv_text, terminal_text
 from jaxstab.errors import UserError
 from jaxstab.report._cli import add_parser as add_report_parser
 
@@ -118,9 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(text: str) -> str:
-    # A user's key or value can hold a newline; the contract is one line on stderr.
-    return re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]",
-                  lambda m: ascii(m.group())[1:-1], text)
+    # A user's key or value can hold a newline or an ANSI escape; the contract is one
+    # plain line on stderr.
+    return terminal_text(text)
+
+
+def _text(text: str) -> str:
+    # Labels (a user's setting names, metrics) are printed: never their control
+    # characters (an ANSI escape would drive the terminal), line breaks kept.
+    return terminal_text(text, keep="\n")
 
 
 def main(argv=None) -> int:
@@ -213,12 +219,12 @@ def _run(args, stop) -> int:
         seq = run.sequential
         seeds = seq.schedule[seq.looks - 1] if seq else args.seeds or run.study.seeds
         for line in summary_lines(results(args.store, run.study), seeds):
-            print("  " + line)
+            print(_text("  " + line))
         if seq is not None:
             from jaxstab.summary import sequential_lines
 
             for line in sequential_lines(seq):
-                print("  " + line)
+                print(_text("  " + line))
         if run.search is not None:
             _show_search(run)
 
@@ -306,7 +312,7 @@ def _show_search(run) -> None:
     print(f"{run.study.name} search: {result.runs} runs trained, {result.stored} already "
           f"in the store")
     for line in result.table() + [""] + format_verdicts(result.verdicts()).splitlines():
-        print("  " + line)
+        print(_text("  " + line))
 
 
 def cmd_compare(args) -> int:
@@ -318,7 +324,7 @@ def cmd_compare(args) -> int:
     if args.json:
         print(json.dumps(cmp.to_dict(), indent=2, allow_nan=False))
     else:
-        print(cmp.format())
+        print(_text(cmp.format()))
     return 0
 
 
@@ -349,6 +355,9 @@ def cmd_export(args) -> int:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600; the user's umask decides
         with os.fdopen(fd, "w") as f:
             _write_csv(store.export_rows(), f)
         os.replace(tmp, out)
@@ -364,7 +373,8 @@ def _write_csv(rows, f) -> None:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
                 "diverged_step"])
-    w.writerows((name, fp, setting, seed, metric, "" if value is None else repr(value),
+    w.writerows((csv_text(name), fp, setting, seed, csv_text(metric),
+                 "" if value is None else repr(value),
                  div, "" if step is None else step)
                 for name, fp, setting, seed, metric, value, div, step in rows)
 

@@ -138,7 +138,14 @@ def stored(db, results) -> tuple[SequentialRun | None, list[dict]]:
     looks = db.looks(results.fingerprint)
     if not looks:
         return None, []
-    schedule = tuple(looks[0]["schedule"])
+    schedule = looks[0].get("schedule") if isinstance(looks[0], dict) else None
+    if not (isinstance(schedule, list) and schedule and len(looks) <= len(schedule)):
+        # (version 1 of the store recorded looks without their schedule)
+        raise UserError(f"study: {results.study.name}'s recorded looks have no look "
+                        f"schedule (an older jaxstab wrote them), so its sequential "
+                        f"verdicts cannot be recomputed; run it again with "
+                        f"--until-decided into another --store")
+    schedule = tuple(schedule)
     last = len(looks) - 1
     return SequentialRun(schedule, last + 1,
                          verdicts_at(results, results.study.claims, schedule, last)), looks

@@ -178,7 +178,8 @@ def curves(r: StudyReport) -> list[tuple[str, str, str]]:
         for n_, i in enumerate(members):
             s = r.settings[i]
             lab = s.label if f is None else (r.grid.without(f, s.coords) or s.label)
-            bands = [next(((c.median, c.q25, c.q75) for c in s.curves if c.name == n), None)
+            bands = [next(((c.median, c.q25, c.q75, c.epochs) for c in s.curves
+                           if c.name == n), None)
                      for n in names]
             items.append((lab, color(n_), bands))
         groups.append((title, items))

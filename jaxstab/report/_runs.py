@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jaxstab._check import csv_text
+from jaxstab.env import budget
 from jaxstab.store import StudyResults
 
 _ENV_ORDER = ("jaxstab", "jax", "jaxlib", "flax", "optax", "numpy", "python", "backend",
@@ -23,26 +25,36 @@ _NOT_CURVES = {"test_correct"}
 
 @dataclass(frozen=True)
 class Curve:
-    """Median and quartiles over seeds of one learning curve, per epoch."""
+    """Median and quartiles over seeds of one learning curve at ``epochs`` (1-based):
+    every epoch, or evenly spaced ones (the first and last included) when the curve
+    is longer than a figure can show (``JAXSTAB_MAX_CURVE_POINTS_DRAWN``; the store
+    keeps every point)."""
 
     name: str
     median: tuple[float, ...]
     q25: tuple[float, ...]
     q75: tuple[float, ...]
+    epochs: tuple[int, ...] = ()
 
 
 def curves(s) -> tuple[Curve, ...]:
     out = []
+    most = budget("CURVE_POINTS_DRAWN")
     for name in sorted(s.curves, key=lambda n: (n != "loss", n)):
         if name in _NOT_CURVES:
             continue
         c = np.asarray(s.curves[name], float)
         if c.ndim != 2 or c.shape[0] == 0:
             continue
+        # A million-point curve drawn whole made a 67 MB page (and its quantiles took
+        # minutes): a figure is a few hundred pixels wide.
+        at = np.unique(np.linspace(0, c.shape[1] - 1, min(most, c.shape[1])).round()
+                       .astype(np.int64))
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # an epoch where every run diverged: NaN
-            q25, med, q75 = np.nanquantile(c, [0.25, 0.5, 0.75], axis=0)
-        out.append(Curve(name, *(tuple(float(v) for v in q) for q in (med, q25, q75))))
+            q25, med, q75 = np.nanquantile(c[:, at], [0.25, 0.5, 0.75], axis=0)
+        out.append(Curve(name, *(tuple(float(v) for v in q) for q in (med, q25, q75)),
+                         tuple(int(e) + 1 for e in at)))
     return tuple(out)
 
 
@@ -73,6 +85,6 @@ def runs_csv(results: StudyResults) -> str:
             step = "" if steps[i] < 0 else int(steps[i])
             for m, v in metrics.items():
                 x = float(v[i])
-                w.writerow([name, fp, s.key, int(seed), m,
+                w.writerow([csv_text(name), fp, s.key, int(seed), csv_text(m),
                             repr(x) if math.isfinite(x) else "", int(div), step])
     return buf.getvalue()

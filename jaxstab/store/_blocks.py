@@ -23,8 +23,10 @@ def setting_ids(db, study_id: int, keys) -> dict[str, int]:
     keys = json.dumps(list(keys))
     db.execute("INSERT OR IGNORE INTO settings (study, key) SELECT ?, value FROM "
                "json_each(?)", (study_id, keys))
-    return dict(db.execute("SELECT st.key, st.id FROM json_each(?) q JOIN settings st ON "
-                           "st.study = ? AND st.key = q.value", (keys, study_id)))
+    # CROSS JOIN keeps json_each outside: the planner, which has no statistics for it,
+    # scanned it once per setting (20,000 imported labels took minutes).
+    return dict(db.execute("SELECT st.key, st.id FROM json_each(?) q CROSS JOIN settings "
+                           "st ON st.study = ? AND st.key = q.value", (keys, study_id)))
 
 
 def stored_seeds(db, ranges: list[tuple[int, int, int]]) -> dict[int, np.ndarray]:
@@ -33,7 +35,7 @@ def stored_seeds(db, ranges: list[tuple[int, int, int]]) -> dict[int, np.ndarray
     out: dict[int, list] = {}
     rows = db.execute(
         "SELECT b.setting, b.seeds, json_extract(q.value, '$[1]'), "
-        "json_extract(q.value, '$[2]') FROM json_each(?) q JOIN blocks b ON "
+        "json_extract(q.value, '$[2]') FROM json_each(?) q CROSS JOIN blocks b ON "
         "b.setting = json_extract(q.value, '$[0]') AND b.last >= json_extract(q.value, "
         "'$[1]') AND b.first <= json_extract(q.value, '$[2]')",
         (json.dumps([[int(s), int(lo), int(hi)] for s, lo, hi in ranges]),))
