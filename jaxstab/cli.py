@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import shlex
 import signal
 import sqlite3
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from jaxstab._check import csv_text, terminal_text
-from jaxstab.errors import UserError
+from jaxstab._signals import StopOnSignal as _StopOnSignal
+from jaxstab.errors import TaskError, UserError
 from jaxstab.report._cli import add_parser as add_report_parser
 
 
@@ -208,6 +209,14 @@ def _run(args, stop) -> int:
     from jaxstab.api import RunReport, run_study
 
     report = RunReport()
+    if os.environ.get("JAXSTAB_DEBUG") != "1":
+        # A user callback's exception is also logged by JAX, traceback and all; the
+        # error line says it (JAXSTAB_DEBUG=1 keeps the log).
+        logging.getLogger("jax._src.callback").setLevel(logging.CRITICAL)
+    stop.last_words = lambda: (
+        f"jaxstab: stopped at once; {report.saved} finished runs of this session are "
+        f"saved in {args.store} (the chunk in progress is lost); resume with: jaxstab "
+        f"{shlex.join(args.argv)}")
 
     def show(run) -> None:
         from jaxstab.api import results
@@ -248,6 +257,13 @@ def _run(args, stop) -> int:
             raise KeyboardInterrupt
     except KeyboardInterrupt:
         return _interrupted(args, report, stop)
+    except TaskError as err:  # the user's code failed: what it finished is saved
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        print(_one_line(f"jaxstab: error: {err}; {report.saved} finished runs of this "
+                        f"session are saved in {args.store}; resume with: jaxstab "
+                        f"{shlex.join(args.argv)}"), file=sys.stderr)
+        return 2
     print(f"{report.runs} runs in {report.seconds:.1f} s, "
           f"{report.runs / max(report.seconds, 1e-9):.1f} runs/s")
     return 0
@@ -271,38 +287,6 @@ def _interrupted(args, report, stop) -> int:
                     f"session are saved in {args.store}; resume with: jaxstab "
                     f"{shlex.join(args.argv)}"), file=sys.stderr)
     return 143 if stop.signum == signal.SIGTERM else 130
-
-
-class _StopOnSignal:
-    """Ctrl-C (SIGINT) and SIGTERM during a run: the first asks the run to stop after the
-    chunk in progress is saved (a flag read between chunks, so the signal cannot be lost
-    in a callback of JAX's, where a raised KeyboardInterrupt is swallowed); a second
-    stops at once (the chunk being written then rolls back)."""
-
-    def __init__(self):
-        self.signum = None
-        self._previous = {}
-
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print("jaxstab: stopping after the chunk in progress is saved (Ctrl-C again to "
-              "stop at once)", file=sys.stderr, flush=True)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup keeps its own
-                    self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def _show_search(run) -> None:

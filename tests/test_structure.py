@@ -8,7 +8,7 @@ ROOT = Path(__file__).parents[1] / "jaxstab"
 # study -> task -> sweep -> store -> stats -> report; run_study (api) strings them
 # together; the CLI is a shell over it. Lower number: lower layer.
 LAYERS = {
-    "errors": 0, "_check": 0, "_linalg": 0, "env": 0, "runs": 0,
+    "errors": 0, "_check": 0, "_signals": 0, "_linalg": 0, "env": 0, "runs": 0,
     "data": 1, "model_config": 1, "optim": 1, "metrics": 1, "search_config": 1,
     "stats": 1,
     "models": 2, "train": 3, "usertask": 3, "builtin": 4,

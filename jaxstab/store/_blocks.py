@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jaxstab.store._schema import BLOCK_RUNS
+from jaxstab.store._schema import BLOB_BYTES, BLOCK_RUNS
 
 BE_F8, BE_I8 = np.dtype(">f8"), np.dtype(">i8")
 
@@ -73,9 +73,13 @@ def insert(db, runs, ids: dict[str, int], chunk: int) -> int:
     (first_id,) = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM blocks").fetchone()
     blocks, values, curve_rows = [], [], []
     cuts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    # A block's curve is one value of at most BLOB_BYTES: long curves make blocks of
+    # fewer runs (SQLite refuses a value over its limit: "string or blob too big").
+    width = max((v.shape[1] for v in curves.values()), default=0)
+    step = max(1, min(BLOCK_RUNS, BLOB_BYTES // max(8 * width, 1)))
     for a, end in zip(cuts, np.r_[cuts[1:], len(sid)]):
-        for lo in range(int(a), int(end), BLOCK_RUNS):
-            hi = min(lo + BLOCK_RUNS, int(end))
+        for lo in range(int(a), int(end), step):
+            hi = min(lo + step, int(end))
             bid = first_id + len(blocks)
             d = div[lo:hi]
             # No divergence (the usual case): empty flag and step arrays.
