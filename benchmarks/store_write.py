@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxstab.runs import Pairs
 from jaxstab.store import Store
-from jaxstab.study import load_study
+from jaxstab.loader import load_study
 from jaxstab.sweep import records
 
 

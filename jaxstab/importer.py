@@ -22,7 +22,8 @@ from pathlib import Path
 from jaxstab._check import csv_text_back, hashable
 from jaxstab.env import budget
 from jaxstab.errors import UserError
-from jaxstab.study import IMPORTED, Study, setting_key
+from jaxstab.study import Study, setting_key
+from jaxstab.task import IMPORTED
 
 
 def _rows(path: str):

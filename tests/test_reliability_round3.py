@@ -6,7 +6,6 @@ with nothing half-written. One test (or a few) per row of the issue's table."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re

@@ -211,7 +211,7 @@ def test_report_functions_emit_no_warnings_on_degenerate_data():
     "article/learning_rate", "article/regularization", "article/rnn_gradients",
     "article/seed_sources", "mnist1d/models"])
 def test_every_builtin_study_formats_without_warnings_or_bare_nan(name):
-    study_mod = pytest.importorskip("jaxstab.study")
+    study_mod = pytest.importorskip("jaxstab.loader")
     study = study_mod.load_study(name)
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     metrics = {study.main_metric, *(c.metric for c in study.claims)}

@@ -23,9 +23,6 @@ from jaxstab.stats._summary import Summary, summarize
 from jaxstab.stats._text import format_analysis
 from jaxstab.stats._verdicts import Verdict, verdicts
 
-# Metric names whose smaller values are better, for the ranking when the caller does
-# not say (higher_is_better=None); the guess is named in the ranking's note.
-LOWER_IS_BETTER = ("loss", "error", "gap", "rises", "dead")
 
 
 @dataclass(frozen=True)
@@ -161,7 +158,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         notes.append(f"left out of the comparisons (fewer than {min_n} finished runs): "
                      + "; ".join(left))
     if higher_is_better is None:
-        higher_is_better = not any(h in metric.lower() for h in LOWER_IS_BETTER)
+        higher_is_better = _study.higher_is_better(metric)
         if metric_kind == "mean":
             notes.append(f"ranking assumes {'higher' if higher_is_better else 'lower'} "
                          f"{metric} is better (pass higher_is_better to change it)")

@@ -18,8 +18,6 @@ from jaxstab.stats._multiple import CORRECTIONS
 from jaxstab.stats._verdicts import QUANTITY, claim_groups
 
 MIN_FIRST = 8  # seeds per setting at the first look: a t test on fewer is mostly noise
-STATUSES = ("holds", "refuted", "futile", "not shown", "undecided")
-DECISIONS = ("holds", "refuted", "futile", "not shown", "continue")
 
 
 def look_schedule(first: int, max_seeds: int) -> tuple[int, ...]:

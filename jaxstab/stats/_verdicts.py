@@ -18,7 +18,6 @@ from jaxstab.stats._multiple import CORRECTIONS, adjust_pvalues, compare_groups
 from jaxstab.stats._sizing import seeds_for
 
 DIRECTIONS = ("greater", "less", "two-sided")
-STATUSES = ("holds", "refuted", "inconclusive")
 QUANTITY = {"mean": "mean", "spread": "spread"}
 
 
