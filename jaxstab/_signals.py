@@ -29,6 +29,7 @@ class StopOnSignal:
         self._seen = 0
         self._pipe = None
         self._old_fd = -1
+        self._ending = threading.Lock()
         self.last_words = lambda: "jaxstab: stopped at once"
 
     def requested(self) -> bool:
@@ -36,6 +37,10 @@ class StopOnSignal:
 
     def _handle(self, signum, frame):
         if self.signum is not None:
+            if self._pipe is not None:
+                # Not a KeyboardInterrupt: on the CPU a task's callback runs on the main
+                # thread, and the exception would land in the user's code.
+                self._end(signum)
             raise KeyboardInterrupt
         self.signum = signum
         if self._pipe is None:
@@ -61,11 +66,17 @@ class StopOnSignal:
                     self.signum = self.signum or signum
                     self._first()
                 else:
-                    try:
-                        print(terminal_text(self.last_words()), file=sys.stderr, flush=True)
-                    finally:
-                        first = self.signum or signum
-                        os._exit(143 if first == signal.SIGTERM else 130)
+                    self._end(signum)
+
+    def _end(self, signum) -> None:
+        """The second signal, seen by the handler or the thread: the first of them ends
+        the process, the other waits here for that."""
+        self._ending.acquire()
+        try:
+            print(terminal_text(self.last_words()), file=sys.stderr, flush=True)
+        finally:
+            first = self.signum or signum
+            os._exit(143 if first == signal.SIGTERM else 130)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

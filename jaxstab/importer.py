@@ -168,9 +168,11 @@ def read_scores(path: str, study_name: str) -> tuple[list[dict], dict]:
     """(settings in grid order, {(setting key, seed): {metric: value}})."""
     rows = _rows(path)
     first = next(rows, None)
-    header = _header(first[1]) if first else []
+    if first is None:
+        raise UserError(f"FILE: {path} is empty")
+    header = _header(first[1])
     for need in ("setting", "seed"):
-        if first is not None and need not in header:
+        if need not in header:
             raise UserError(f"FILE: no `{need}` column; columns: "
                             f"{_short(', '.join(header))}")
     long = "metric" in header and "value" in header

@@ -23,7 +23,7 @@ import pytest
 
 from jaxstab import cli
 from jaxstab.store import Store
-from jaxstab.study import study_from_dict
+from jaxstab.loader import study_from_dict
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -411,3 +411,225 @@ def test_a_zombie_owner_is_dead(tmp_path):
         p.wait()
     assert gone(f"{host}:{p.pid}:abcd")
     assert not gone(f"elsewhere:{p.pid}:abcd")
+
+
+# ------------------------------------------------------------------ signals, user tasks
+
+
+LOOP_TASK = '''
+import os
+
+import jax
+
+MARK = os.environ["JAXSTAB_TEST_MARK"]
+
+
+def _mark():
+    if not os.path.exists(MARK):
+        open(MARK, "w").close()
+
+
+def make_train(config):
+    def train(keys, hparams):
+        def body(c):
+            jax.debug.callback(_mark)  # says the loop is running
+            return c + 1.0
+        # never ends: float32 stops growing at 2**24, which is still > -1
+        return {"acc": jax.lax.while_loop(lambda c: c > -1.0, body, 0.0)}
+    return train
+'''
+
+
+def _process(tmp_path: Path, *args, **env) -> subprocess.Popen:
+    # (conftest makes sure SIGINT is not ignored here, so the process gets Ctrl-C)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxstab.cli", *map(str, args)], cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def test_a_second_ctrl_c_stops_a_run_stuck_in_compiled_code(tmp_path):
+    import signal
+
+    (tmp_path / "loop_task.py").write_text(LOOP_TASK)
+    (tmp_path / "loop.toml").write_text('name = "t/loop"\ntask = "loop_task:make_train"\n'
+                                        'seeds = 2\nmain_metric = "acc"\n')
+    mark = tmp_path / "running"
+    p = _process(tmp_path, "run", "loop.toml", "--store", "r.sqlite",
+                 JAXSTAB_TEST_MARK=str(mark))
+    try:
+        deadline = time.monotonic() + 240
+        while not mark.exists() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert mark.exists(), p.communicate(timeout=5)
+        p.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        assert p.poll() is None  # the first one waits for the chunk (which never ends)
+        p.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        out, err = p.communicate(timeout=30)
+        assert time.monotonic() - t0 < 10
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert "stopping after the chunk in progress is saved" in lines[-2]
+    assert re.match(r"jaxstab: stopped at once; 0 finished runs of this session are saved "
+                    r"in r.sqlite .*; resume with: jaxstab run loop.toml --store r.sqlite$",
+                    lines[-1]), lines
+
+
+SIZE_TASK = '''
+import jax.numpy as jnp
+
+
+def make_train(config):
+    n = config["n"]
+
+    def train(keys, hparams):
+        return {"acc": jnp.float32(0.5), "loss": jnp.linspace(1.0, 0.0, n)}
+    return train
+'''
+
+
+def _size_study(tmp_path: Path, n: int) -> Path:
+    (tmp_path / "size_task.py").write_text(SIZE_TASK)
+    path = tmp_path / "size.toml"
+    path.write_text(f'name = "t/size"\ntask = "size_task:make_train"\nseeds = 8\n'
+                    f'main_metric = "acc"\n[config]\nn = {n}\n')
+    return path
+
+
+def test_a_curve_over_its_budget_is_refused_before_training(tmp_path, capsys,
+                                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JAXSTAB_MAX_CURVE", "1000")
+    toml = _size_study(tmp_path, 1001)
+    rc, out, err = run_cli(capsys, "run", toml, "--store", "r.sqlite")
+    one_line(rc, err, r"task: train returned the curve `loss` of 1,001 points; allowed "
+                      r"at most 1,000 per run")
+    assert out == "" and not (tmp_path / "r.sqlite").exists()
+
+
+def test_outputs_times_runs_are_held_to_the_memory_budget(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    toml = _size_study(tmp_path, 1000)  # 1,001 values a run: 24,024 bytes on their way
+    monkeypatch.setenv("JAXSTAB_MAX_MEMORY", "20000")
+    rc, out, err = run_cli(capsys, "run", toml, "--store", "r.sqlite")
+    one_line(rc, err, r"task: one run's outputs need 0.0 MiB .* more than the 0.0 MiB")
+    monkeypatch.setenv("JAXSTAB_MAX_MEMORY", "100000")  # four runs a call
+    rc, out, err = run_cli(capsys, "run", toml, "--store", "r.sqlite", "--chunk-size", 8)
+    one_line(rc, err, r"--chunk-size: 8 runs a call would not fit .* at most 4")
+    assert not (tmp_path / "r.sqlite").exists()
+    rc, out, err = run_cli(capsys, "run", toml, "--store", "r.sqlite")
+    assert rc == 0, err
+    with closing(sqlite3.connect(tmp_path / "r.sqlite")) as db:
+        sizes = {json.loads(e)["chunk_size"] for (e,) in db.execute("SELECT env FROM chunks")}
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 8
+    assert sizes == {4}
+
+
+def test_long_curves_are_stored_in_blocks_sqlite_accepts(tmp_path, monkeypatch):
+    """A block's curve is one SQLite value: a 130M-point curve (1 GB as float64) failed
+    its commit with "string or blob too big". Blocks of long curves hold fewer runs."""
+    from jaxstab.store import _blocks
+
+    monkeypatch.setattr(_blocks, "BLOB_BYTES", 8 * 250)  # two runs of 100 points
+    study = study_from_dict({"name": "t/blob", "seeds": 5, "data": {"n_samples": 64},
+                             "model": {"hidden": [8]},
+                             "train": {"batch_size": 16, "epochs": 1}})
+    (setting,) = study.settings()
+    curves = np.arange(500.0).reshape(5, 100)
+    with closing(Store(tmp_path / "r.sqlite")) as s:
+        fp = s.ensure_study(study)
+        s.write_chunk(fp, [SimpleNamespace(
+            setting=setting.key, seed=k, diverged=False, diverged_step=None,
+            metrics={"test_accuracy": 0.5, "diverged": 0.0}, curves={"loss": curves[k]})
+            for k in range(5)], 1.0, {})
+        assert [n for (n,) in s.db.execute("SELECT n FROM blocks ORDER BY first")] == \
+            [2, 2, 1]
+        back = s.results(fp).settings[0]
+    assert np.array_equal(back.curves["loss"], curves)
+
+
+RAISE_TASK = '''
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+CALLS = [0]
+
+
+def _score(x):
+    CALLS[0] += 1
+    if CALLS[0] > 4:  # the third call of two runs (the check only traces)
+        raise ValueError(f"bad batch at call {CALLS[0]}")
+    return np.float32(x)
+
+
+def make_train(config):
+    def train(keys, hparams):
+        x = jax.random.uniform(keys["init"])
+        s = jax.pure_callback(_score, jax.ShapeDtypeStruct((), jnp.float32), x,
+                              vmap_method="sequential")
+        return {"acc": s}
+    return train
+'''
+
+
+def test_a_task_raising_in_a_later_chunk_is_one_line_with_the_resume(tmp_path):
+    (tmp_path / "raise_task.py").write_text(RAISE_TASK)
+    (tmp_path / "raise.toml").write_text('name = "t/raise"\ntask = "raise_task:make_train"'
+                                         '\nseeds = 8\nmain_metric = "acc"\n')
+    p = _process(tmp_path, "run", "raise.toml", "--store", "r.sqlite", "--chunk-size", 2)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 2, err
+    *progress, line = err.strip().splitlines()
+    # before it, only the progress lines of a run without a terminal (no traceback, no
+    # logged callback failure)
+    assert all(ln.startswith("t/raise: ") for ln in progress), progress
+    assert re.fullmatch(r"jaxstab: error: task: raise_task:make_train failed while "
+                        r"training: ValueError: bad batch at call 5; 4 finished runs of "
+                        r"this session are saved in r.sqlite; resume with: jaxstab run "
+                        r"raise.toml --store r.sqlite --chunk-size 2", line), line
+    with closing(sqlite3.connect(tmp_path / "r.sqlite")) as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 4
+
+
+def test_sys_exit_in_make_train_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exit_task.py").write_text("import sys\n\n\ndef make_train(config):\n"
+                                           "    sys.exit(3)\n")
+    (tmp_path / "exit.toml").write_text('name = "t/exit"\ntask = "exit_task:make_train"\n'
+                                        'main_metric = "acc"\n')
+    rc, out, err = run_cli(capsys, "run", "exit.toml", "--store", "r.sqlite")
+    one_line(rc, err, r"task: make_train\(config\) called sys.exit\(3\)")
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_a_claim_edited_before_a_sequential_resume_is_refused(tmp_path, capsys,
+                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(Path(__file__).parent / "seqtask.py", tmp_path / "seqtask.py")
+    body = ('name = "seq/edit"\ntask = "seqtask:make_train"\nseeds = 8\nvary = ["init"]\n'
+            'main_metric = "score"\n[factors]\nshift = [0.0, 0.3]\n[[claims]]\n'
+            'text = "a shift raises the score"\nmetric = "score"\nkind = "mean"\n'
+            'direction = "{}"\na = {{ shift = 0.3 }}\nb = {{ shift = 0.0 }}\n')
+    (tmp_path / "seq.toml").write_text(body.format("greater"))
+    rc, out, err = run_cli(capsys, "run", "seq.toml", "--store", "r.sqlite",
+                           "--until-decided", "--max-seeds", 32)
+    assert rc == 0, err
+    before = (tmp_path / "r.sqlite").read_bytes()
+    (tmp_path / "seq.toml").write_text(body.format("less"))  # the direction flipped
+    rc, out, err = run_cli(capsys, "run", "seq.toml", "--store", "r.sqlite",
+                           "--until-decided", "--max-seeds", 32)
+    one_line(rc, err, r"claims: seq/edit was run sequentially in r.sqlite with other "
+                      r"claims")
+    assert (tmp_path / "r.sqlite").read_bytes() == before  # nothing written
+    # the store still holds the claim its looks decided
+    from jaxstab import results
+
+    (claim,) = results(tmp_path / "r.sqlite", "seq/edit").study.claims
+    assert claim.direction == "greater"
