@@ -79,6 +79,12 @@ def test_an_import_is_sized_from_the_settings_present_not_their_grid(tmp_path, c
                            tmp_path / "s.sqlite")
     one_line(rc, err, r"setting: more than 500 settings")
     assert not (tmp_path / "s.sqlite").exists()
+    monkeypatch.delenv("JAXSTAB_MAX_SETTINGS")
+    monkeypatch.setenv("JAXSTAB_MAX_ROWS", "999")  # and the rows, as they are read
+    rc, out, err = run_cli(capsys, "import", f, "--study", "t/grid", "--store",
+                           tmp_path / "s.sqlite")
+    one_line(rc, err, r"FILE: more than 999 rows")
+    assert not (tmp_path / "s.sqlite").exists()
 
 
 def test_spellings_of_one_number_are_one_setting(tmp_path, capsys):
