@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record
+from jaxstab.stats._base import SPREAD_MIN_N, Record
 from jaxstab.stats._best import Ranking, VersusControl, compare_to_control, rank_settings
 from jaxstab.stats._compare import KINDS
 from jaxstab.stats._divergence import DivergenceRate, divergence_rate
@@ -140,7 +140,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
     """Analyze ``metric`` (default: the study's main metric) of study ``results`` and
     judge ``claims``: per-setting summaries, divergence and test-noise baselines; every
     pair (``pairwise``, corrected over all pairs); the omnibus test; the ranking with
-    the set tied with the best (corrected over k - 1); each setting against
+    the set tied with the best (corrected over all ordered pairs); each setting against
     ``control`` (factor values; corrected over k - 1); for grids of two or more
     factors, main effects and interactions (Freedman-Lane permutation); verdicts.
     ``rng`` seeds every resampling (None: fixed), so the record is reproducible.
@@ -150,7 +150,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         control)
     gen = _check.rng(rng)
     settings = _study.settings_of(results)
-    min_n = 3 if metric_kind == "spread" else 2
+    min_n = SPREAD_MIN_N if metric_kind == "spread" else 2
     rows, usable = _rows(settings, metric, level, gen, min_n)
     notes = []
     left = [r.name for r in rows if not r.compared]
