@@ -333,9 +333,9 @@ def cmd_import(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from jaxstab.store import Store
+    from jaxstab.store import open_store
 
-    store = Store(args.store, create=False)
+    store = open_store(args.store, create=False)
     if args.out == "-":
         _write_csv(store.export_rows(), sys.stdout)
         return 0

@@ -174,9 +174,9 @@ def import_scores(path: str, study_name: str, *, store, claims_file: str | None 
         m = {k: (None if div or not math.isfinite(v) else v) for k, v in vals.items()}
         m["diverged"] = float(div)
         recs.append(RunRecord(key, seed, m, {}, div, 0 if div else None))
-    from jaxstab.store import Store
+    from jaxstab.store import open_store
 
-    db = store if isinstance(store, Store) else Store(store)
+    db = open_store(store)
     try:
         fp = db.ensure_study(study)
         added = db.write_chunk(fp, recs, 0.0, {"imported": str(Path(path).resolve())})

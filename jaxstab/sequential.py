@@ -96,7 +96,8 @@ def run_until_decided(study: Study, train: Callable[[int, set | None], None], *,
     """Train ``study`` in rounds of the look schedule until every claim is decided.
     ``train(n, only)`` trains the runs of seed index below ``n`` of the settings whose
     keys are in ``only`` (None: all) that the store does not hold (``api._train``);
-    ``save(look, record)`` commits a look's record (``Store.write_look``)."""
+    ``save(look, record)`` commits a look's record unless another worker on the store
+    committed it first, and returns the record kept (``BaseStore.write_look``)."""
     import jax
 
     from jaxstab.stats import seeds_to_run
@@ -106,7 +107,7 @@ def run_until_decided(study: Study, train: Callable[[int, set | None], None], *,
     if recorded and tuple(recorded[0]["schedule"]) != schedule:
         was = ", ".join(str(n) for n in recorded[0]["schedule"])
         raise UserError(f"--max-seeds: {study.name} was run sequentially with looks at "
-                        f"{was} seeds in {db.path}; give the same --seeds and --max-seeds "
+                        f"{was} seeds in {db.location}; give the same --seeds and --max-seeds "
                         f"to resume it (its stopping rule is fixed), or use another --store")
     start = len(recorded)
     # Decisions of looks taken before an interruption are recomputed from the runs.
@@ -122,9 +123,31 @@ def run_until_decided(study: Study, train: Callable[[int, set | None], None], *,
         _barrier(f"jaxstab look {fingerprint} {look}")
         verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look)
         if jax.process_index() == 0:
-            save(look, look_record(schedule, look, verdicts))
+            verdicts = adopt(verdicts, save(look, look_record(schedule, look, verdicts)),
+                             schedule)
         taken = look + 1
     return SequentialRun(schedule, taken, verdicts)
+
+
+def adopt(verdicts: list, record: dict | None, schedule) -> list:
+    """``verdicts`` with the decisions of the look ``record`` the store kept: several
+    workers finish a round, and the first to commit its look decides it for all (the
+    same runs give the same decisions; this keeps the workers in step even where two
+    hosts' floating point would round a statistic at a boundary differently)."""
+    if not record:
+        return verdicts
+    kept = {c["claim"]: c["status"] for c in record.get("claims", ())}
+    out = []
+    for v in verdicts:
+        status = kept.get(v.claim, v.status)
+        if status != v.status:
+            look = record["look"]
+            more = status == "undecided" and look + 1 < len(schedule)
+            need = tuple(k for k in (v.setting_a, v.setting_b) if k) if more else ()
+            v = replace(v, status=status, settings_needed=need,
+                        next_seeds=schedule[look + 1] if more else 0)
+        out.append(v)
+    return out
 
 
 def _decided(verdicts) -> bool:
