@@ -1,5 +1,6 @@
 import os
 import signal
+import tempfile
 import sys
 from pathlib import Path
 
@@ -114,8 +115,9 @@ def pg_server(tmp_path_factory):
         try:
             import pgserver
 
-            server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data",
-                                         cleanup_mode="delete")
+            # (not under pytest's folders: the server's own user must reach them)
+            server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="jaxstab-pg-")) /
+                                         "data", cleanup_mode="delete")
             url = server.get_uri()
         except Exception as e:  # noqa: BLE001 - any reason a server cannot start
             print(f"\nno PostgreSQL server: {type(e).__name__}: {e}", file=sys.stderr)

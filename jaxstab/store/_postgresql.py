@@ -13,6 +13,7 @@ SQLite's: a store of a newer version is refused, nothing is written by a reader.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from functools import lru_cache
@@ -171,13 +172,20 @@ class PostgresStore(SQLStore):
     @contextmanager
     def _tx(self):
         with self.db.conn.transaction():
-            got = self.db.execute("SELECT pg_try_advisory_xact_lock(?)", (LOCK,)).fetchone()
-            if not got[0]:
+            # Tried for up to 2 s (commits take milliseconds), as SQLite's busy timeout
+            # does, before saying that another process holds the lock and waiting.
+            end = time.monotonic() + 2
+            while not self.db.execute("SELECT pg_try_advisory_xact_lock(?)",
+                                      (LOCK,)).fetchone()[0]:
+                if time.monotonic() < end:
+                    time.sleep(0.01)
+                    continue
                 if not self._waited and self._on_wait is not None:
                     self._on_wait(f"{self.location} is being written by another process; "
                                   f"waiting for its lock")
                 self._waited = True
                 self.db.execute("SELECT pg_advisory_xact_lock(?)", (LOCK,))
+                break
             yield
 
     def close(self) -> None:
