@@ -25,6 +25,7 @@ from jaxstab.store._schema import SCHEMA_VERSION, TABLES, Dialect
 from jaxstab.store._sql import SQLStore
 
 LOCK = 0x6A61787374616221  # the store's write lock (pg_advisory_xact_lock's key)
+_ARRAYS = (("blocks", "seeds"), ("block_metrics", "value"), ("block_curves", "value"))
 
 
 def _i64(blob: str) -> str:
@@ -154,6 +155,11 @@ class PostgresStore(SQLStore):
                                          "table_name = ?", (view.group(1),)).fetchone():
                     self.db.execute(stmt)
             if version is None:
+                # Blocks' arrays are float bits that do not compress: stored out of line
+                # uncompressed, a commit is about 10x faster than with pglz trying.
+                for table, column in _ARRAYS:
+                    self.db.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET "
+                                    f"STORAGE EXTERNAL")
                 self.db.execute("INSERT INTO meta VALUES ('schema', ?)",
                                 (str(SCHEMA_VERSION),))
 
