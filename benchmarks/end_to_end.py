@@ -135,7 +135,8 @@ def main() -> None:
             r = round_(a.study, a.seeds, store, i // len(backends), chunk)
             chunk, n = r["chunk"], r["runs"]
             first = "command" if (i // len(backends)) % 2 == 0 else "engine"
-            print(f"| {i // len(backends) + 1} | {backend} | {first} | {n} | {chunk} | {r['command_wall']:.1f} | "
+            print(f"| {i // len(backends) + 1} | {backend} | {first} | {n} | {chunk} | "
+                  f"{r['command_wall']:.1f} | "
                   f"{r['engine_wall']:.1f} | {n / r['command_wall']:.1f} | "
                   f"{n / r['engine_wall']:.1f} | "
                   f"{r['engine_wall'] / r['command_wall']:.3f} | "

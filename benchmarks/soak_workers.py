@@ -34,7 +34,9 @@ def make_train(config):
     steps = int(config.get("steps", 200))
 
     def train(keys, hparams):
-        z = jax.random.normal(keys["init"])
+        # each setting draws its own noise (the same key would pair the settings exactly)
+        salt = (hparams["shift"] * 1000).astype(jnp.uint32)
+        z = jax.random.normal(jax.random.fold_in(keys["init"], salt))
         m = jax.random.normal(keys["init"], (16, 16)) / 8
         x = jax.lax.fori_loop(0, steps, lambda i, x: jnp.tanh(m @ x), jnp.ones(16))
         score = hparams["shift"] + z + 0.0 * x.sum()
@@ -90,6 +92,19 @@ def _export(out: Path, store: str) -> str:
                           capture_output=True, text=True).stdout
 
 
+def _counts(url: str) -> tuple[int, int]:
+    """(runs, looks) stored so far; (0, 0) before the first worker made the tables."""
+    from jaxstab.errors import UserError
+    from jaxstab.store import open_store
+
+    try:
+        with open_store(url, create=False) as s:
+            return (s.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0],
+                    s.db.execute("SELECT COUNT(*) FROM looks").fetchone()[0])
+    except UserError:
+        return 0, 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--kills", type=int, default=12)
@@ -126,9 +141,7 @@ def main(argv=None) -> int:
         if workers[i].poll() is None:
             workers[i].send_signal(signal.SIGKILL)
             workers[i].wait()
-        with open_store(url, create=False) as s:
-            stored = s.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-            looks = s.db.execute("SELECT COUNT(*) FROM looks").fetchone()[0]
+        stored, looks = _counts(url)
         print(f"kill {k + 1}: worker {i} ({was}) at {time.time() - t0:.1f} s; "
               f"{stored} runs, {looks} looks stored", flush=True)
         workers[i] = _start(out, url, f"w{i}-{k}")

@@ -73,8 +73,8 @@ def measure(n: int, size: int, where, backend: str) -> None:
     t0 = time.perf_counter()
     added = store.write_chunk(fp, records(per_run, seeds, out), 1.0, {})
     again = time.perf_counter() - t0
-    print(f"{backend} n={n}: records + first write {first:.3f} s ({n / first:,.0f} runs/s; records "
-          f"{built:.3f} s); the same runs again {again:.3f} s (added {added})")
+    print(f"{backend} n={n}: records + first write {first:.3f} s ({n / first:,.0f} runs/s; "
+          f"records {built:.3f} s); the same runs again {again:.3f} s (added {added})")
     store.close()
     store = open_store(where("c"))
     fp = store.ensure_study(study)
@@ -83,8 +83,8 @@ def measure(n: int, size: int, where, backend: str) -> None:
     for p in parts:
         store.write_chunk(fp, records(*p), 1.0, {"chunk_size": size})
     chunked = time.perf_counter() - t0
-    print(f"{backend} n={n}: records + write in {len(parts)} chunks of {size}: {chunked:.3f} s "
-          f"({n / chunked:,.0f} runs/s)")
+    print(f"{backend} n={n}: records + write in {len(parts)} chunks of {size}: "
+          f"{chunked:.3f} s ({n / chunked:,.0f} runs/s)")
     t0 = time.perf_counter()
     res = store.results(fp)
     read = time.perf_counter() - t0

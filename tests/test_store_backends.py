@@ -270,3 +270,17 @@ def test_three_workers_killed_and_restarted_end_as_one_process(tmp_path, pg_serv
     with closing(open_store(d / "ref.sqlite", create=False)) as r:
         assert looks == r.looks(fp)
     assert _export(d, url) == _export(d, str(d / "ref.sqlite"))
+
+
+@pytest.mark.parametrize("command", [["export"], ["compare", "x/y"], ["report"],
+                                     ["run", "article/example2", "--seeds", "2"]])
+def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path, capsys, command):
+    from jaxstab import cli
+
+    url = "postgresql://me:secret@127.0.0.1:9/nowhere?connect_timeout=2"
+    rc = cli.main([*command, "--store", url])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith("jaxstab: error: --store: cannot connect to "
+                             "postgresql://me:***@127.0.0.1:9/nowhere"), err
+    assert "secret" not in err[0]
