@@ -270,6 +270,11 @@ def test_three_workers_killed_and_restarted_end_as_one_process(tmp_path, pg_serv
     with closing(open_store(d / "ref.sqlite", create=False)) as r:
         assert looks == r.looks(fp)
     assert _export(d, url) == _export(d, str(d / "ref.sqlite"))
+    compared = [subprocess.run(_cmd(d, store, "compare", "seq/workers"), cwd=d, env=_env(d),
+                               capture_output=True, text=True, timeout=300)
+                for store in (url, str(d / "ref.sqlite"))]
+    assert [c.returncode for c in compared] == [0, 0], [c.stderr for c in compared]
+    assert compared[0].stdout == compared[1].stdout
 
 
 @pytest.mark.parametrize("command", [["export"], ["compare", "x/y"], ["report"],
