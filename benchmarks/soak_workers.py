@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# A task whose runs take a few milliseconds each (a small matrix iteration), so that
-# kills land inside rounds, not only at start-up.
+# A task whose chunks take about a second (a matrix iteration), so that kills land
+# inside rounds, not only at start-up or after the study is done.
 TASK = '''
 import jax
 import jax.numpy as jnp
@@ -38,8 +38,8 @@ def make_train(config):
         # each setting draws its own noise (the same key would pair the settings exactly)
         salt = (hparams["shift"] * 1000).astype(jnp.uint32)
         z = jax.random.normal(jax.random.fold_in(keys["init"], salt))
-        m = jax.random.normal(keys["init"], (16, 16)) / 8
-        x = jax.lax.fori_loop(0, steps, lambda i, x: jnp.tanh(m @ x), jnp.ones(16))
+        m = jax.random.normal(keys["init"], (128, 128)) / 12
+        x = jax.lax.fori_loop(0, steps, lambda i, x: jnp.tanh(m @ x), jnp.ones(128))
         score = hparams["shift"] + z + 0.0 * x.sum()
         return {"score": score, "loss": jnp.stack([score, score])}
 
@@ -52,10 +52,10 @@ vary = ["init"]
 main_metric = "score"
 
 [config]
-steps = 3000
+steps = 2000
 
 [factors]
-shift = [0.0, 0.15, 0.3, 1.0]
+shift = [0.0, 0.08, 0.15, 1.0]
 """
 CLAIM = """
 [[claims]]
@@ -66,7 +66,7 @@ direction = "greater"
 a = {{shift = {a}}}
 b = {{shift = 0.0}}
 """
-ARGS = ("--until-decided", "--max-seeds", "1024", "--chunk-size", "64",
+ARGS = ("--until-decided", "--max-seeds", "2048", "--chunk-size", "64",
         "--lease-timeout", "10")
 VERDICT = re.compile(r"^\s+(holds|refuted|futile|not shown|undecided)\s")
 
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "soaktask.py").write_text(TASK)
     (out / "study.toml").write_text(STUDY + "".join(CLAIM.format(a=a)
-                                                    for a in (0.15, 0.3, 1.0)))
+                                                    for a in (0.08, 0.15, 1.0)))
     sys.path.insert(0, str(Path(__file__).parent))
     from _pg import databases
 
