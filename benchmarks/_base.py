@@ -49,12 +49,14 @@ def jax_cache(enabled: bool = True) -> None:
 
 def clear_compile_caches() -> None:
     """Forget every compiled program of this process: JAX's caches and the memos of
-    jaxstab.train, builtin, usertask and sweep (``make_run``, ``make_program``,
+    jaxstab.builtin.train, builtin, usertask and sweep (``make_run``, ``make_program``,
     ``_PROGRAMS``, ...). Every ``functools.lru_cache`` of those modules is cleared, so a
     memo added later cannot make the compile benchmark time a cache hit."""
     import jax
 
-    from jaxstab import builtin, sweep, train, usertask
+    from jaxstab import sweep, usertask
+    from jaxstab.builtin import config as builtin
+    from jaxstab.builtin import train
 
     jax.clear_caches()
     for module in (train, builtin, usertask, sweep):
@@ -73,7 +75,7 @@ def block(tree: Any) -> Any:
 
 def study(name: str, *, epochs: int | None = None, seeds: int | None = None):
     """A built-in study, optionally with fewer epochs (same program shape, less work)."""
-    from jaxstab.study import load_study, study_from_dict
+    from jaxstab.loader import load_study, study_from_dict
 
     s = load_study(name)
     if epochs is not None:
@@ -144,7 +146,7 @@ def fake_runs(study, seeds: int, *, rng_seed: int = 0) -> list[FakeRun]:
     and the statistics' divergence paths run too."""
     import numpy as np
 
-    from jaxstab.study import METRICS
+    from jaxstab.builtin.config import METRICS
 
     rng = np.random.default_rng(rng_seed)
     epochs = study.train.epochs

@@ -31,7 +31,7 @@ def article_store(path: str):
     """Every `article/*` study at its own default seed count (what `jaxstab run
     article` trains): 12 studies, 73 settings, 2,224 runs."""
     from jaxstab.store import Store
-    from jaxstab.study import builtin_names
+    from jaxstab.loader import builtin_names
 
     store = Store(path)
     for k, name in enumerate(n for n in builtin_names() if n.startswith("article/")):

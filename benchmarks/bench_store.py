@@ -19,7 +19,7 @@ def synthetic_runs(n: int, start: int = 0, rng_seed: int = 0):
     import numpy as np
 
     from jaxstab.runs import Runs
-    from jaxstab.study import load_study
+    from jaxstab.loader import load_study
 
     rng = np.random.default_rng(rng_seed)
     keys = [s.key for s in load_study("article/example2").settings()]
@@ -47,7 +47,7 @@ class TimeStoreWrite:
 
     def setup(self, n):
         from jaxstab.store import Store
-        from jaxstab.study import load_study
+        from jaxstab.loader import load_study
 
         if ("runs", n) not in _KEEP:
             _KEEP[("runs", n)] = synthetic_runs(n)
@@ -74,7 +74,7 @@ class TimeStoreRead:
 
     def setup(self, n):
         from jaxstab.store import Store
-        from jaxstab.study import load_study
+        from jaxstab.loader import load_study
 
         if ("read", n) not in _KEEP:
             tmp = tempfile.TemporaryDirectory()
@@ -99,7 +99,7 @@ class PeakMemExport:
 
     def setup_cache(self):
         from jaxstab.store import Store
-        from jaxstab.study import load_study
+        from jaxstab.loader import load_study
 
         path = os.path.abspath("export-1M.sqlite")
         if os.path.exists(path):

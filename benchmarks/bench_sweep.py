@@ -116,7 +116,7 @@ class TimeUserTaskSweep(JaxBenchmark):
     def prepare(self, seeds):
         from pathlib import Path
 
-        from jaxstab.study import load_study
+        from jaxstab.loader import load_study
         from jaxstab.sweep import sweep
 
         skip_unless_slow(seeds > 16, f"user-task sweep of {seeds} seeds")

@@ -21,7 +21,7 @@ _NONE = "(no study of this kind)"
 
 
 def _tracked() -> list[str]:
-    from jaxstab.study import builtin_names
+    from jaxstab.loader import builtin_names
 
     names = builtin_names()
     wanted = [n for n in names if n.startswith("article/")] if SLOW else list(EXAMPLES)

@@ -8,7 +8,7 @@ chunk of N runs (`jaxstab.sweep.execute`) against the same N runs one at a time
 (`execute(..., vmapped=False)`), compile excluded (each program is called once first).
 Part 2 times the two forms of the convolution in a minimal Adam training loop (batch
 100, length 40, 25 channels): `flax.linen.Conv` (which vmap turns into a grouped
-convolution) and `jaxstab.models.Conv1D` (patches by strided slices, one matrix
+convolution) and `jaxstab.builtin.models.Conv1D` (patches by strided slices, one matrix
 product), each vmapped over N seeds and as a loop of single runs.
 """
 
@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxstab.models import Conv1D
-from jaxstab.study import load_study, study_from_dict
+from jaxstab.builtin.models import Conv1D
+from jaxstab.loader import load_study, study_from_dict
 from jaxstab.sweep import execute
 
 

@@ -81,10 +81,11 @@ def handwritten_train(key):
 
 def _clear() -> None:
     """Forget every compiled program: JAX's caches and jaxstab's memos of programs."""
-    from jaxstab import builtin, sweep, train, usertask
+    from jaxstab import sweep, usertask
+    from jaxstab.builtin import train
 
     jax.clear_caches()
-    for memo in (train.make_run, builtin.make_program, usertask.make_program,
+    for memo in (train.make_run, train.make_program, usertask.make_program,
                  sweep._host_seed_program):
         memo.cache_clear()
     sweep._PROGRAMS.clear()
@@ -97,7 +98,7 @@ def _handwritten(seeds: int):
 
 
 def _jaxstab(seeds: int):
-    from jaxstab.study import load_study, study_from_dict
+    from jaxstab.loader import load_study, study_from_dict
     from jaxstab.sweep import sweep
 
     d = load_study("article/example2").to_dict()

@@ -37,7 +37,7 @@ def engine(name: str, seeds: int, chunk: int) -> None:
     """The engine alone (runs in its own process; prints its timings as JSON)."""
     t0 = time.perf_counter()
     from jaxstab.runs import Pairs
-    from jaxstab.study import load_study
+    from jaxstab.loader import load_study
     from jaxstab.sweep import execute, plan
 
     study = load_study(name)

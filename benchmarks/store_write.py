@@ -26,8 +26,8 @@ import time
 import numpy as np
 
 from jaxstab.runs import Pairs
+from jaxstab.loader import load_study
 from jaxstab.store import open_store
-from jaxstab.study import load_study
 from jaxstab.sweep import records
 
 

@@ -29,12 +29,12 @@ if TYPE_CHECKING:
     from jaxstab.importer import import_scores as import_scores
     from jaxstab.study import Claim as Claim
     from jaxstab.study import Study as Study
-    from jaxstab.study import load_study as load_study
+    from jaxstab.loader import load_study as load_study
 
 # `report` is the jaxstab.report package itself, which is callable (report/__init__.py).
 _WHERE = {"compare": "api", "report": "report", "results": "api", "run_study": "api",
           "UserError": "errors", "import_scores": "importer", "Claim": "study",
-          "Study": "study", "load_study": "study"}
+          "Study": "study", "load_study": "loader"}
 __all__ = sorted(_WHERE)
 
 

@@ -119,19 +119,24 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
             run = StudyRun(study, db.ensure_study(study))
             started = time.perf_counter()
             if until_decided and study.claims:
-                from jaxstab.sequential import run_until_decided
+                from jaxstab.sequential import rounds
 
                 fp = run.fingerprint
-                run.sequential = run_until_decided(
-                    study, lambda n, only: train(study, db, run, n, only=only),
-                    db=db, fingerprint=fp, max_seeds=max_seeds, first=seeds,
-                    save=lambda look, rec: uninterrupted(
-                        lambda: db.write_look(fp, look, rec)))
+                todo = rounds(study, db=db, fingerprint=fp, max_seeds=max_seeds,
+                              first=seeds, save=lambda look, rec: uninterrupted(
+                                  lambda: db.write_look(fp, look, rec)))
+                while True:
+                    try:
+                        n, only = next(todo)
+                    except StopIteration as decided:
+                        run.sequential = decided.value
+                        break
+                    train(study, db, run, n, only=only)
             else:
                 train(study, db, run, seeds or study.seeds)
             if study.search is not None:
-                _search(study, db, run, _committer(db, run, env, report, should_stop,
-                                                   None))
+                _search(study, db, run, lambda recs, sec: _commit(
+                    db, run, env, report, should_stop, recs, sec))
             run.seconds = time.perf_counter() - started
             report.studies.append(run)
             if on_study is not None:
@@ -160,38 +165,45 @@ def _check_sequential(studies: list[Study], seeds: int | None, max_seeds) -> Non
         check_runs(len(s.settings()), schedule[-1], "--max-seeds")
 
 
-def _committer(db, run: StudyRun, env: dict, report: RunReport, should_stop, shared,
-               release=None):
-    """``on_chunk`` for the sweep: commit a finished chunk (whole, a first Ctrl-C held
-    back), count it, then stop there if asked. ``release(runs)``: the lease to give back
-    in the same transaction (``jaxstab.units``), or None."""
-    def commit(recs, sec):
-        def write():  # counts before a held-back Ctrl-C is raised
-            # the search's calls do not say the sweep's chunk size (a resume pads to it)
-            size = {} if shared is None else {"chunk_size": shared.chunk_size}
-            added = db.write_chunk(run.fingerprint, recs, sec, {**env, **size},
-                                   release=release(len(recs)) if release else None)
-            report.saved += added
-            run.late += len(recs) - added
+def _commit(db, run: StudyRun, env: dict, report: RunReport, should_stop, recs, sec,
+            chunk_size: int | None = None, lease=None) -> None:
+    """Commit a finished chunk (whole, a first Ctrl-C held back), count it, then stop
+    there if asked. ``chunk_size``: what a resume pads its calls to (the search's calls
+    do not say it); ``lease``: the lease to give back in the same transaction
+    (``jaxstab.units``), or None."""
+    def write():  # counts before a held-back Ctrl-C is raised
+        size = {} if chunk_size is None else {"chunk_size": chunk_size}
+        added = db.write_chunk(run.fingerprint, recs, sec, {**env, **size}, release=lease)
+        report.saved += added
+        run.late += len(recs) - added
 
-        uninterrupted(write)
-        if should_stop is not None and should_stop():
-            raise KeyboardInterrupt  # asked to stop: this chunk is saved
-
-    return commit
+    uninterrupted(write)
+    if should_stop is not None and should_stop():
+        raise KeyboardInterrupt  # asked to stop: this chunk is saved
 
 
 def _train(study: Study, db, run: StudyRun, n: int, *, only, chunk_size, env, report,
            should_stop, progress, lease_timeout=None) -> None:
     """Train the runs of ``study`` with seed indices below ``n`` (of the settings whose
     keys are in ``only``; None: all) that the store does not hold yet, sharing the work
-    with any other process on the store (``jaxstab.units``)."""
+    with any other process on the store (``jaxstab.units``): this loop drives the
+    training and commits each chunk it yields."""
+    from contextlib import closing
+
+    import jax
+
+    from jaxstab.sweep import SweepStats
     from jaxstab.units import train_study
 
-    train_study(study, db, run, n, only=only, chunk_size=chunk_size, progress=progress,
-                should_stop=should_stop, lease_timeout=lease_timeout,
-                committer=lambda shared, release=None: _committer(
-                    db, run, env, report, should_stop, shared, release))
+    commits = jax.process_index() == 0  # under jax.distributed, process 0 writes
+    # closing: an interrupted commit releases this process's leases at once
+    with closing(train_study(study, db, run, n, only=only, chunk_size=chunk_size,
+                             progress=progress, should_stop=should_stop,
+                             lease_timeout=lease_timeout, stats=SweepStats())) as todo:
+        for chunk in todo:
+            if commits:
+                _commit(db, run, env, report, should_stop, chunk.runs, chunk.seconds,
+                        chunk.chunk_size, chunk.lease)
 
 
 def _search(study: Study, db, run: StudyRun, commit) -> None:
@@ -344,16 +356,14 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     Study or a study file (claims are analysis: editing one never needs a run), else
     those stored with the runs. ``control``: factor values of a setting every other is
     compared with (Holm over k - 1)."""
-    from jaxstab.search import stored_search
+    from jaxstab.reading import read
     from jaxstab.stats import analyze
 
     db = _open(store, create=False)
-    res = db.results(find(db, study, fingerprint))
+    got = read(db, find(db, study, fingerprint))
+    res, search, seq, looks = got.results, got.search, got.sequential, got.looks
     claims = (res.study.claims if _stored_name(db, study) or fingerprint
               else _as_study(study).claims)
-    from jaxstab.sequential import stored
-
-    seq, looks = stored(db, res)
     if seq is not None:
         claims = ()  # decided sequentially: no fixed-sample verdict of these data
     metric = metric or res.study.main_metric
@@ -361,12 +371,11 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     if metric not in have:
         raise UserError(f"--metric: `{metric}` is not recorded for {res.study.name}; it "
                         f"has: {', '.join(sorted(have)) or 'nothing yet'}")
-    from jaxstab.report._analysis import EXPLORE_RESAMPLES, RNG_SEED
+    from jaxstab.stats import EXPLORE_RESAMPLES, RNG_SEED
 
-    # The report's resampling settings, so that compare and the report give one answer.
+    # The statistics' resampling settings, so that compare and the report give one answer.
     analysis = analyze(res, claims, metric=metric, metric_kind=kind, correction=correction,
                        control=control, rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES)
-    search = stored_search(db, res.fingerprint, res.study)
     search_ver = search.verdicts(correction=correction) if search else []
     others = tuple(fp for fp in db.versions(res.study.name) if fp != res.fingerprint)
     return Comparison(res.study.name, res.fingerprint, analysis, search, search_ver, others,

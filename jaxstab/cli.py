@@ -164,7 +164,7 @@ def main(argv=None) -> int:
 
 
 def cmd_list(args) -> int:
-    from jaxstab.study import builtin_names, load_study
+    from jaxstab.loader import builtin_names, load_study
 
     for name in builtin_names():
         print(f"{name:28s} {load_study(name).description}")
@@ -258,7 +258,7 @@ def _run(args, stop) -> int:
 
 
 def _load_and_check(args):
-    from jaxstab.study import expand_refs
+    from jaxstab.loader import expand_refs
 
     studies = expand_refs(args.study)
     # jax.distributed must start before anything touches a JAX backend (the checks do)

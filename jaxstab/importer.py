@@ -19,7 +19,8 @@ import math
 from pathlib import Path
 
 from jaxstab.errors import UserError
-from jaxstab.study import IMPORTED, Study, setting_key
+from jaxstab.study import Study, setting_key
+from jaxstab.task import IMPORTED
 
 
 def _read(path: str) -> tuple[list[str], list[list[str]]]:

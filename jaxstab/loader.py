@@ -12,24 +12,28 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from jaxstab._check import check_type, fail, import_root, is_trusted, unknown_key
-from jaxstab.builtin import SECTIONS
 from jaxstab.errors import UserError
 from jaxstab.search_config import SearchConfig
 from jaxstab.study import Claim, Study, check_sources
+from jaxstab.tasks import task_of
 
 _TOP = {f.name for f in dataclasses.fields(Study)}
 _STUDIES = Path(__file__).resolve().parent / "studies"
-_TABLES = ("config",)
 
 
 def _field_types(cls) -> dict[str, Any]:
     return {f.name: f.type for f in dataclasses.fields(cls)}
 
 
+def _sections() -> dict[str, type]:
+    """The tables of the built-in task: a user task's study naming one is refused."""
+    return dict(task_of("").sections)
+
+
 def _section(origin: str, name: str, v: Any, root: Path | None):
     if not isinstance(v, Mapping):
         fail(f"{origin}: [{name}]", "expected a table")
-    cls = SECTIONS.get(name, SearchConfig)
+    cls = _sections().get(name, SearchConfig)
     types = _field_types(cls)
     v = dict(v)
     # `source` / `digest` are set when a model / file is read: a store keeps them.
@@ -89,11 +93,12 @@ def study_from_dict(d: Mapping[str, Any], origin: str = "study", *,
         if k not in _TOP:
             unknown_key(origin, k, _TOP)
     kwargs: dict[str, Any] = {}
+    sections = _sections()
     for name, typ in _field_types(Study).items():
         if name not in d:
             continue
         v = d[name]
-        if name in SECTIONS or name == "search":
+        if name in sections or name == "search":
             kwargs[name] = _section(origin, name, v, root)
         elif name == "factors":
             kwargs[name] = _factors(v)
@@ -115,8 +120,8 @@ def study_from_dict(d: Mapping[str, Any], origin: str = "study", *,
             kwargs[name] = check_type(name, v, typ)
     if "name" not in kwargs:
         fail(origin, "missing key `name`")
-    if "task" in kwargs and any(s in kwargs for s in SECTIONS):
-        fail(origin, f"[{next(s for s in SECTIONS if s in kwargs)}] is for the built-in "
+    if "task" in kwargs and any(s in kwargs for s in sections):
+        fail(origin, f"[{next(s for s in sections if s in kwargs)}] is for the built-in "
              f"task; a user's task takes its settings in [config]")
     return Study(**kwargs)
 

@@ -4,7 +4,7 @@ Three methods propose trials: ``grid`` (a log-spaced grid, the same every replic
 ``random`` (log-uniform) and ``bayes`` (Optuna's TPE, asked for ``batch`` trials at a
 time with the constant-liar strategy so a batch spreads out). Every batch of trials is
 scored over ``seeds`` seeds and trials x seeds train as one vmapped program, through
-the sweep's run loop (``jaxstab.sweep.run_pairs``: one compile for the whole search,
+the sweep's run loop (``jaxstab.sweep.chunks``: one compile for the whole search,
 since every call has a fixed size; the out-of-memory fallback and jax.distributed too).
 
 Three rules then pick a configuration from a method's trials: ``best_seed`` (the
@@ -198,12 +198,8 @@ class Evaluator:
 
     def __init__(self, study: Study, size: int, *, known: dict | None = None,
                  on_chunk: Callable | None = None, train: bool = True):
-        from jaxstab.optim import OPTIMIZERS
-
         base = study.settings()[0]
-        if "weight_decay" not in OPTIMIZERS[base.train.optimizer][1]:
-            raise UserError(f"search: optimizer `{base.train.optimizer}` has no weight "
-                            f"decay; use `adamw`")
+        study.tasked.check_search(base)
         self.study, self.base, self.size = study, base, size
         self.metric = study.main_metric
         self.known = {} if known is None else known
@@ -212,15 +208,14 @@ class Evaluator:
         self.used: set = set()  # every (setting key, seed) scored
 
     def setting(self, lr: float, wd: float) -> Setting:
-        train = dataclasses.replace(self.base.train, learning_rate=float(lr),
-                                    weight_decay=float(wd))
-        factors = dict(self.base.factors)
-        factors.update(learning_rate=float(lr), weight_decay=float(wd))
-        return dataclasses.replace(self.base, train=train, factors=tuple(factors.items()))
+        return self.study.tasked.search_point(self.base, lr, wd)
 
     def scores(self, pairs) -> np.ndarray:
         """The score of each ((lr, wd), seed) pair; a diverged run scores NaN."""
-        from jaxstab.sweep import run_pairs
+        import jax
+
+        from jaxstab.runs import Runs
+        from jaxstab.sweep import chunks
 
         wanted = [(self.setting(*point), int(k)) for point, k in pairs]
         self.used.update((s.key, k) for s, k in wanted)
@@ -231,9 +226,13 @@ class Evaluator:
         if todo:
             # The sweep's own loop: fixed-size calls (one compile for the whole search),
             # the out-of-memory fallback and jax.distributed included.
-            stats = run_pairs(todo, study_seed=self.study.seed, chunk_size=self.size,
-                              on_chunk=self.on_chunk, keep=True, fixed=True)
-            runs = stats.records  # jaxstab.runs.Runs: NaN where a run diverged
+            done = []
+            for chunk in chunks(todo, study_seed=self.study.seed, chunk_size=self.size,
+                                fixed=True):
+                if self.on_chunk is not None and jax.process_index() == 0:
+                    self.on_chunk(chunk.runs, chunk.seconds)
+                done.append(chunk.runs)
+            runs = Runs.concat(done)  # NaN where a run diverged
             self.known.update(zip(runs.pairs(), runs.metrics[self.metric].tolist()))
             self.runs += len(todo)
         return np.array([self.known[(s.key, k)] for s, k in wanted], float)

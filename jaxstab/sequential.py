@@ -14,7 +14,7 @@ the report show the sequential verdicts (never a fixed-sample verdict of these d
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Generator
 
 from jaxstab.errors import UserError
 from jaxstab.study import Study
@@ -25,7 +25,7 @@ CORRECTION = "holm"  # the study's multiplicity correction (as for fixed-design 
 
 @dataclass
 class SequentialRun:
-    """What ``run_until_decided`` did: the look schedule, the looks taken (recorded ones
+    """What a sequential run's ``rounds`` decided: the look schedule, the looks taken (recorded ones
     included) and the claims' sequential verdicts at the last look taken."""
 
     schedule: tuple[int, ...]
@@ -89,15 +89,16 @@ def _barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-def run_until_decided(study: Study, train: Callable[[int, set | None], None], *, db,
-                      fingerprint: str, save: Callable[[int, dict], None],
-                      max_seeds: int | None = None, first: int | None = None
-                      ) -> SequentialRun:
-    """Train ``study`` in rounds of the look schedule until every claim is decided.
-    ``train(n, only)`` trains the runs of seed index below ``n`` of the settings whose
-    keys are in ``only`` (None: all) that the store does not hold (``api._train``);
-    ``save(look, record)`` commits a look's record unless another worker on the store
-    committed it first, and returns the record kept (``BaseStore.write_look``)."""
+def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], dict],
+           max_seeds: int | None = None, first: int | None = None
+           ) -> Generator[tuple[int, set | None], None, SequentialRun]:
+    """The rounds of the look schedule until every claim is decided, driven by the
+    caller: each yields ``(n, only)``, and the caller trains the runs of seed index
+    below ``n`` of the settings whose keys are in ``only`` (None: all) that the store
+    does not hold (``api._train``) before asking for the next; the look is then taken
+    and ``save(look, record)`` commits its record unless another worker on the store
+    committed it first, and returns the record kept (``BaseStore.write_look``). Returns
+    (as ``StopIteration.value``) what the rounds decided."""
     import jax
 
     from jaxstab.stats import seeds_to_run
@@ -107,8 +108,8 @@ def run_until_decided(study: Study, train: Callable[[int, set | None], None], *,
     if recorded and tuple(recorded[0]["schedule"]) != schedule:
         was = ", ".join(str(n) for n in recorded[0]["schedule"])
         raise UserError(f"--max-seeds: {study.name} was run sequentially with looks at "
-                        f"{was} seeds in {db.location}; give the same --seeds and --max-seeds "
-                        f"to resume it (its stopping rule is fixed), or use another --store")
+                        f"{was} seeds in {db.location}; give the same --seeds and "
+                        f"--max-seeds to resume it (its stopping rule is fixed), or use another --store")
     start = len(recorded)
     # Decisions of looks taken before an interruption are recomputed from the runs.
     verdicts = [] if start == 0 else verdicts_at(db.results(fingerprint), study.claims,
@@ -119,7 +120,7 @@ def run_until_decided(study: Study, train: Callable[[int, set | None], None], *,
             break
         # the first round trains every setting; later ones what undecided claims need
         only = None if look == 0 else set(seeds_to_run(verdicts))
-        train(schedule[look], only)
+        yield schedule[look], only
         _barrier(f"jaxstab look {fingerprint} {look}")
         verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look)
         if jax.process_index() == 0:

@@ -1,9 +1,9 @@
 """Studies: frozen, validated configuration and grid expansion, for any task.
 
 A study is everything needed to train its runs; a setting is one point of its factor
-grid. The task decides what a setting means: the built-in classification task
-(``jaxstab.builtin``: the ``[data]``, ``[model]``, ``[train]`` sections) or a user's
-``make_train`` (``jaxstab.usertask``: ``task = "module:function"`` and ``[config]``).
+grid. The task decides what a setting means (``jaxstab.task``: the built-in
+classification task's ``[data]``, ``[model]``, ``[train]`` sections, or a user's
+``make_train`` and its ``[config]``); this module asks it and imports none.
 Fields that fix array shapes are static (they key the compile cache); the continuous
 ones become array leaves vmapped with the seeds. Loading from TOML: ``jaxstab.loader``.
 """
@@ -14,29 +14,14 @@ import hashlib
 import itertools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from jaxstab import builtin, usertask
-from jaxstab._check import check_choice, check_range, fail, is_trusted
-from jaxstab.builtin import CONTINUOUS, METRICS  # noqa: F401 - re-exported
-from jaxstab.data import DataConfig
-from jaxstab.errors import UserError
-from jaxstab.model_config import RECURRENT, ModelConfig  # noqa: F401 - re-exported
-from jaxstab.optim import TrainConfig
-from jaxstab.search_config import SEARCH_METHODS, SearchConfig  # noqa: F401
+from jaxstab._check import check_choice, check_range, fail
+from jaxstab.search_config import SearchConfig
+from jaxstab.task import SOURCES, Task, section_dict
+from jaxstab.tasks import task_of
 
-SOURCES = usertask.SOURCES
-# The built-in components' vocabularies, re-exported for callers of the study layer (each
-# is defined, with its rules, by its component).
-from jaxstab.builtin import FACTOR_ALIASES, FACTOR_FIELDS  # noqa: E402,F401
-from jaxstab.data import DATASETS, FIXED_DATASETS, HOST_RESAMPLERS, RESAMPLERS  # noqa
-from jaxstab.model_config import HEADS, MODELS, READOUTS  # noqa: E402,F401
-from jaxstab.optim import LOSSES, SOLVERS  # noqa: E402,F401
-from jaxstab.optim import OPTIMIZERS as _OPTIMIZERS  # noqa: E402
-
-OPTIMIZERS = tuple(_OPTIMIZERS) + SOLVERS
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")  # any other jax.nn name works too
 # Bumped whenever a change to the engine changes what a run computes, so old results
 # are never mixed with new ones in a store. 2: runs also record loss_rises,
 # loss_variation, train_test_gap and dead_relu (the numbers of version 1 are unchanged).
@@ -48,7 +33,6 @@ MAX_SETTINGS = 100_000
 MAX_RUNS = 100_000_000  # settings x seeds: 15 minutes at a GPU's 110k runs/s
 MAX_NAME = 120
 DIRECTIONS = ("greater", "less", "two-sided")
-IMPORTED = "imported"  # the task of scores brought from elsewhere (jaxstab import)
 
 
 @dataclass(frozen=True)
@@ -76,15 +60,15 @@ class Claim:
 
 @dataclass(frozen=True)
 class Setting:
-    """One point of the factor grid, with the configuration it resolves to (``data``,
-    ``model``, ``train`` for the built-in task; ``config`` for a user's task)."""
+    """One point of the factor grid, with the configuration its task resolves it to
+    (``data``, ``model``, ``train`` for the built-in task; ``config`` for a user's)."""
 
     study: "Study"
     factors: tuple[tuple[str, Any], ...]
     vary: tuple[str, ...]
-    data: DataConfig | None = None
-    model: ModelConfig | None = None
-    train: TrainConfig | None = None
+    data: Any = None
+    model: Any = None
+    train: Any = None
     config: Mapping[str, Any] | None = None
 
     @property
@@ -92,36 +76,27 @@ class Setting:
         return setting_key(dict(self.factors))
 
     def value(self, name: str) -> Any:
-        if self.config is not None:
-            return dict(self.factors).get(name, self.config.get(name))
-        section, field_name = builtin.factor_target(name)
-        return getattr(getattr(self, section), field_name)
+        return self.study.tasked.value(self, name)
 
     @property
     def hparams(self) -> dict[str, float]:
-        if self.config is None:
-            return builtin.hparams(self)
-        return {n: float(v) for n, v in self.factors if n in self.study.float_factors}
+        return self.study.tasked.hparams(self)
 
     @property
     def static(self) -> tuple:
         """What fixes the compiled program; settings with equal statics share one."""
-        if self.config is None:
-            return builtin.static(self)
-        return usertask.static(self.study.task, self.study.task_source, dict(self.config))
+        return self.study.tasked.static(self)
 
     @property
     def host(self) -> bool:
-        return self.config is None and self.data.host
+        return self.study.tasked.host(self)
 
     def program(self) -> tuple[Callable, bool]:
         """``(run(keys, hp, data) -> result, host)``, one per static."""
-        if self.config is None:
-            return builtin.make_program(self.static)
-        return usertask.make_program(self.static)
+        return self.study.tasked.program(self.static)
 
     def host_sample(self, seeds_by_src: dict) -> dict:
-        return builtin.host_sample(self, seeds_by_src)
+        return self.study.tasked.host_sample(self, seeds_by_src)
 
 
 def setting_key(factors: Mapping[str, Any]) -> str:
@@ -142,9 +117,11 @@ class Study:
     # elsewhere (jaxstab import), never trained.
     task: Any = ""
     config: Mapping[str, Any] | None = None
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    # The built-in task's sections (filled with their defaults by it): DataConfig,
+    # ModelConfig, TrainConfig of jaxstab.builtin.
+    data: Any = None
+    model: Any = None
+    train: Any = None
     factors: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     claims: tuple[Claim, ...] = ()
     search: SearchConfig | None = None
@@ -158,21 +135,23 @@ class Study:
         check_range("seeds", self.seeds, 1, 10_000_000)
         check_range("seed", self.seed, 0, 2**31 - 1)
         object.__setattr__(self, "vary", check_sources("vary", self.vary))
-        self._resolve_task()
-        if self.builtin:
-            check_choice("main_metric", self.main_metric, METRICS)
+        for k, v in self.tasked.resolve(self).items():
+            object.__setattr__(self, k, v)
+        metrics, factor_names = self.tasked.metrics, self.tasked.factor_names()
+        if metrics is not None:
+            check_choice("main_metric", self.main_metric, metrics)
         names = [n for n, _ in self.factors]
         if len(set(names)) != len(names):
             fail("factors", "a factor is listed twice")
         for n, values in self.factors:
-            if self.builtin and n != "vary" and n not in builtin.factor_names():
-                check_choice("factors", n, builtin.factor_names() + ("vary",))
+            if factor_names is not None and n != "vary" and n not in factor_names:
+                check_choice("factors", n, factor_names + ("vary",))
             if len(values) == 0:
                 fail(f"factors.{n}", "empty list, give at least one value")
         self._canonical_factors()
         for claim in self.claims:
-            if self.builtin:
-                check_choice("claims.metric", claim.metric, METRICS)
+            if metrics is not None:
+                check_choice("claims.metric", claim.metric, metrics)
             for side in ("a", "b"):
                 for k, v in getattr(claim, side).items():
                     if k not in names:
@@ -199,23 +178,10 @@ class Study:
         for i, claim in enumerate(self.claims):
             _check_claim_selects(i, claim, settings)
 
-    def _resolve_task(self) -> None:
-        task = self.task
-        if callable(task):
-            fn, path, digest = usertask.resolve(task)
-            usertask.register(path, digest, fn)
-            object.__setattr__(self, "task", path)
-            object.__setattr__(self, "task_source", digest)
-        elif not isinstance(task, str):
-            fail("task", f"expected `module:function` or a function, got {task!r}")
-        elif task not in ("", IMPORTED) and not is_trusted():
-            fn, path, digest = usertask.resolve(task)
-            usertask.register(path, digest, fn)
-            object.__setattr__(self, "task_source", digest)
-        if self.task == "" and self.config is not None:
-            fail("config", "[config] is for a user's task; give `task = \"module:function\"`")
-        if self.task != "":
-            object.__setattr__(self, "config", usertask.frozen(dict(self.config or {})))
+    @property
+    def tasked(self) -> Task:
+        """The task this study's ``task`` field names (``jaxstab.task``)."""
+        return task_of(self.task)
 
     def _canonical_factors(self) -> None:
         """One spelling per value, so that spellings of one number are one setting (and
@@ -223,8 +189,7 @@ class Study:
         float field (the built-in task's) holds floats, `1` as `1.0`, `-0.0` as `0.0`."""
         out = []
         for n, values in self.factors:
-            floats = (n in builtin.FLOAT_FIELDS if self.builtin
-                      else any(isinstance(v, float) for v in values))
+            floats = self.tasked.is_float(self, n, values)
             if n != "vary" and floats and all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 values = tuple(float(v) + 0.0 for v in values)
@@ -255,32 +220,14 @@ class Study:
                 vary = check_sources("factors.vary", chosen["vary"])
                 chosen["vary"] = list(vary)
             factors = tuple((k, chosen[k]) for k in names)
-            if self.builtin:
-                data, model, train = builtin.resolve(self, chosen, where)
-                out.append(Setting(self, factors, vary, data, model, train))
-            else:
-                static = {k: v for k, v in chosen.items()
-                          if k != "vary" and k not in self.float_factors}
-                out.append(Setting(self, factors, vary,
-                                   config=usertask.frozen({**self.config, **static})))
+            out.append(Setting(self, factors, vary,
+                               **self.tasked.setting(self, chosen, where)))
         return out
 
     def check(self) -> None:
         """Every check that can be made before training: the task traced once per
         compiled group (user tasks), and the claims' metrics against what it records."""
-        if self.task == IMPORTED:
-            fail("study", f"{self.name} holds imported scores; there is nothing to train")
-        recorded: dict[str, set[str]] = {}
-        statics = set()
-        for s in self.settings():
-            if self.builtin:
-                recorded[s.key] = builtin.recorded_metrics(s)
-                if s.static not in statics:
-                    statics.add(s.static)
-                    builtin.check_memory(s)
-            else:
-                shapes = usertask.check(s.static, tuple(sorted(s.hparams)))
-                recorded[s.key] = {k for k, v in shapes.items() if v == ()} | {"diverged"}
+        recorded = self.tasked.check(self)
         every = set.intersection(*recorded.values()) if recorded else set()
         if self.main_metric not in every:
             fail("main_metric", f"`{self.main_metric}` is not recorded by every setting; "
@@ -305,11 +252,7 @@ class Study:
                         for n, v in self.factors},
             "claims": [c.to_dict() for c in self.claims],
         }
-        if self.builtin:
-            d.update(data=section_dict(self.data), model=section_dict(self.model),
-                     train=section_dict(self.train))
-        else:
-            d.update(task=self.task, task_source=self.task_source, config=dict(self.config))
+        d.update(self.tasked.describe(self))
         if self.search is not None:
             d["search"] = section_dict(self.search)
         if self.points is not None:
@@ -321,11 +264,8 @@ class Study:
         """Hash of what decides the runs' numbers, and the study's name (not the seed
         count, not the prose): two studies never share or relabel each other's runs."""
         d = self.to_dict()
-        keep = {k: d[k] for k in ("name", "seed", "vary", "data", "model", "train",
-                                  "factors", "task", "task_source", "config", "points")
-                if k in d}
-        if self.builtin:
-            keep["data"] = self.data.identity()
+        keep = {k: d[k] for k in ("name", "seed", "vary", "factors", "points") if k in d}
+        keep.update(self.tasked.identity(self))
         keep["engine"] = ENGINE_VERSION
         blob = json.dumps(keep, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -369,14 +309,6 @@ def _plain(v: Any) -> Any:
     return tuple(_plain(x) for x in v) if isinstance(v, (list, tuple)) else v
 
 
-def section_dict(cfg) -> dict:
-    import dataclasses
-
-    d = dataclasses.asdict(cfg)
-    return {k: (list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, dict) else v)
-            for k, v in d.items() if v is not None}
-
-
 def check_sources(where: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -387,8 +319,3 @@ def check_sources(where: str, value: Any) -> tuple[str, ...]:
             return SOURCES
         check_choice(where, s, SOURCES + ("all",))
     return tuple(s for s in SOURCES if s in value)
-
-
-# The TOML loader, re-exported here (it builds on the classes above).
-from jaxstab.loader import (_STUDIES, builtin_names, expand_refs,  # noqa: E402,F401
-                            load_study, study_from_dict)

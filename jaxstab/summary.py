@@ -29,7 +29,6 @@ def _first(results: StudyResults, seeds: int) -> StudyResults:
 def _ranking(results: StudyResults, metric: str):
     from jaxstab import stats
     from jaxstab.errors import UserError
-    from jaxstab.report._analysis import EXPLORE_RESAMPLES, higher_is_better
 
     ran = [s for s in results.settings if len(s.seeds)]
     if len(ran) < 2:
@@ -38,16 +37,16 @@ def _ranking(results: StudyResults, metric: str):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=RuntimeWarning)
             return stats.rank_settings(dataclasses.replace(results, settings=ran),
-                                       metric=metric, higher_is_better=higher_is_better(metric),
-                                       correction="holm", rng=0,
-                                       n_resamples=EXPLORE_RESAMPLES)
+                                       metric=metric,
+                                       higher_is_better=stats.higher_is_better(metric),
+                                       correction="holm", rng=stats.RNG_SEED,
+                                       n_resamples=stats.EXPLORE_RESAMPLES)
     except UserError:
         return None  # a setting with fewer than two finished runs: nothing to rank
 
 
 def summary_lines(results: StudyResults, seeds: int) -> list[str]:
-    from jaxstab.report._format import label
-    from jaxstab.stats import interval, std_interval
+    from jaxstab.stats import interval, label, std_interval
 
     metric = results.study.main_metric
     results = _first(results, seeds)
@@ -56,7 +55,7 @@ def summary_lines(results: StudyResults, seeds: int) -> list[str]:
     if rank is not None:
         marks = {r.key: "tied" for r in rank.ranks if r.tied_with_best}
         marks[rank.ranks[0].key] = "best"
-    names = {s.key: label(s.factors) for s in results.settings}
+    names = {s.key: label(s.factors) or "(one setting)" for s in results.settings}
     width = max([7] + [len(n) for n in names.values()])
     lines = [f"{'setting':{width}s} {'n':>5s} {'div':>4s}  {metric} mean [95% interval]"
              f"    std [95% interval]"]

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +22,10 @@ import numpy as np
 
 from jaxstab.runs import RunRecord as RunRecord  # noqa: F401  (per-run view of Runs)
 from jaxstab.runs import Pairs, Runs
-from jaxstab.study import SOURCES, Setting, Study
+from jaxstab.task import SOURCES
+
+if TYPE_CHECKING:  # the sweep asks a setting's task (Setting.program), never a study module
+    from jaxstab.study import Setting, Study
 
 DEFAULT_CHUNK = 1024  # largest automatic chunk on the CPU
 MAX_CHUNK_ACCEL = 65536  # largest automatic chunk on an accelerator
@@ -37,7 +39,6 @@ class SweepStats:
     groups: int = 0
     chunks: int = 0
     per_chunk: list = field(default_factory=list)
-    records: Runs | list = field(default_factory=list)  # run_pairs(keep=True): its runs
     chunk_size: int = 0  # runs per call of the chunk in progress (recorded with it)
 
 
@@ -246,21 +247,31 @@ def _notify(progress, method: str, *args) -> None:
         progress(*args)
 
 
-def run_pairs(pairs: list[tuple[Setting, int]] | Pairs, *, study_seed: int,
-              chunk_size: int | None = None, on_chunk=None, progress=None,
-              stats: SweepStats | None = None, total: int | None = None,
-              keep: bool = False, fixed: bool = False) -> SweepStats:
+class Chunk(NamedTuple):
+    """One finished chunk, as ``chunks`` yields it: its runs (every process's, under
+    jax.distributed), the seconds it trained, the chunk size it ran at (a resume pads
+    to it), and the lease a commit of it releases (``jaxstab.units``; None here)."""
+
+    runs: Runs
+    seconds: float
+    chunk_size: int
+    lease: tuple | None = None
+
+
+def chunks(pairs: list[tuple[Setting, int]] | Pairs, *, study_seed: int,
+           chunk_size: int | None = None, progress=None, stats: SweepStats | None = None,
+           total: int | None = None, fixed: bool = False) -> Iterator[Chunk]:
     """Train ``(setting, seed)`` pairs (a list, or a ``Pairs``) that share one compiled
-    program, chunk by chunk: the one run loop (the sweep, the search and the units of
-    work shared between processes use it). ``on_chunk(records,
-    seconds)`` gets each finished chunk (the store commits it) before the next starts.
+    program, chunk by chunk: the one run loop (the sweep, the units of work shared
+    between processes, the search and the sequential rounds drive it). Each finished
+    chunk is yielded; the caller commits it (on process 0: ``jax.process_index()``)
+    before asking for the next, so a chunk is saved whole before another trains.
 
     ``chunk_size=None`` sizes chunks from the compiled program's memory analysis. An
     out-of-memory error halves the chunk and carries on. Under ``jax.distributed`` with
     several processes, each process trains its share and every process receives every
-    record (``on_chunk`` is called on process 0 only). ``keep``: also return every
-    record in ``stats.records``. ``fixed``: every call has exactly ``chunk_size`` runs
-    (padded), so that calls of any length share one compile (the search's calls).
+    record. ``fixed``: every call has exactly ``chunk_size`` runs (padded), so that
+    calls of any length share one compile (the search's calls, a resume).
     """
     stats = SweepStats() if stats is None else stats
     pairs = pairs if isinstance(pairs, Pairs) else Pairs.of([s for s, _ in pairs],
@@ -272,7 +283,6 @@ def run_pairs(pairs: list[tuple[Setting, int]] | Pairs, *, study_seed: int,
     todo_max = math.ceil(len(pairs) / n_proc)
     size = chunk_size or auto_chunk(pairs.settings, study_seed, todo_max)
     pos = 0
-    out_recs: list[Runs] = []
     while pos < todo_max:
         _, size_now = chunk_bounds(todo_max - pos, size, ndev)
         if fixed:
@@ -295,16 +305,11 @@ def run_pairs(pairs: list[tuple[Setting, int]] | Pairs, *, study_seed: int,
             recs = records(part, None, jax.tree_util.tree_map(lambda a: a[:len(part)], out))
         seconds = time.perf_counter() - t0
         pos += size_now
-        if on_chunk is not None and rank == 0:
-            on_chunk(recs, seconds)
-        if keep:
-            out_recs.append(recs)
+        yield Chunk(recs, seconds, size_now)  # the caller commits it here
         stats.runs += len(recs)
         stats.chunks += 1
         stats.per_chunk.append((len(recs), seconds))
         _notify(progress, "update", stats.runs, total)
-    stats.records = Runs.concat(out_recs) if keep else []
-    return stats
 
 
 def describe(setting: Setting, group: list) -> str:
@@ -314,15 +319,14 @@ def describe(setting: Setting, group: list) -> str:
     return shown or f"{len(group)} runs"
 
 
-def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
-          skip=frozenset(), on_chunk: Callable[[Runs, float], None] | None = None,
-          progress=None, fixed: bool = False, stats: SweepStats | None = None,
-          only=None) -> SweepStats:
-    """Train every (setting, seed) not in ``skip``, group by group (``run_pairs``);
-    ``fixed``: every call has exactly ``chunk_size`` runs (a resume does, so that its
-    runs are bit-identical to an uninterrupted sweep's); ``stats`` is filled in as
-    chunks finish (``stats.chunk_size`` says the size of the one being committed);
-    ``only``: the keys of the settings to train (None: every setting)."""
+def sweep_chunks(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
+                 skip=frozenset(), progress=None, fixed: bool = False,
+                 stats: SweepStats | None = None, only=None) -> Iterator[Chunk]:
+    """Train every (setting, seed) not in ``skip``, group by group, yielding each
+    finished chunk (``chunks``) for the caller to commit. ``fixed``: every call has
+    exactly ``chunk_size`` runs (a resume does, so that its runs are bit-identical to an
+    uninterrupted sweep's); ``stats`` is filled in as chunks finish; ``only``: the keys
+    of the settings to train (None: every setting)."""
     seeds = study.seeds if seeds is None else seeds
     groups = plan(study, seeds, skip, only)
     stats = SweepStats() if stats is None else stats
@@ -332,10 +336,24 @@ def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = No
     for i, group in enumerate(groups):
         _notify(progress, "group", i + 1, len(groups), describe(group[0][0], group),
                 len(group))
-        run_pairs(group, study_seed=study.seed, chunk_size=chunk_size, on_chunk=on_chunk,
-                  progress=progress, stats=stats, total=total,
-                  fixed=fixed and chunk_size is not None)
+        yield from chunks(group, study_seed=study.seed, chunk_size=chunk_size,
+                          progress=progress, stats=stats, total=total,
+                          fixed=fixed and chunk_size is not None)
     stats.seconds = time.perf_counter() - start
+
+
+def sweep(study: Study, *, seeds: int | None = None, chunk_size: int | None = None,
+          skip=frozenset(), on_chunk: Callable[[Runs, float], None] | None = None,
+          progress=None, fixed: bool = False, stats: SweepStats | None = None,
+          only=None) -> SweepStats:
+    """``sweep_chunks`` driven to the end, each chunk given to ``on_chunk(runs,
+    seconds)`` (on process 0); returns the sweep's counts."""
+    stats = SweepStats() if stats is None else stats
+    commits = on_chunk is not None and jax.process_index() == 0
+    for chunk in sweep_chunks(study, seeds=seeds, chunk_size=chunk_size, skip=skip,
+                              progress=progress, fixed=fixed, stats=stats, only=only):
+        if commits:
+            on_chunk(chunk.runs, chunk.seconds)
     return stats
 
 

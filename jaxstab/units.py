@@ -20,12 +20,16 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.runs import Pairs
 from jaxstab.study import Study
+
+if TYPE_CHECKING:  # (the sweep imports JAX: imported when training starts)
+    from jaxstab.sweep import Chunk, SweepStats
 
 LEASE_TIMEOUT = 90.0  # seconds without a heartbeat before a unit is taken over
 POLL = 0.5  # seconds between looks at units other processes hold, while waiting for them
@@ -115,30 +119,30 @@ def chunk_size(db, fingerprint: str, group: str, settings: list, n_runs: int,
 
 
 def train_study(study: Study, db, run, n: int, *, only, chunk_size, progress, should_stop,
-                lease_timeout, committer) -> None:
-    """What ``api._train`` does: train the runs of seed index below ``n`` (of the
+                lease_timeout, stats: SweepStats) -> Iterator[Chunk]:
+    """What ``api._train`` drives: train the runs of seed index below ``n`` (of the
     settings in ``only``) that the store does not hold, counting them in ``run``
-    (``api.StudyRun``); ``committer(stats, release)`` makes a sweep's ``on_chunk``."""
+    (``api.StudyRun``) once done. Yields each finished chunk (``sweep.Chunk``, with the
+    lease its commit releases); the caller commits it (on process 0)."""
     import jax
 
-    from jaxstab.sweep import SweepStats, sweep
+    from jaxstab.sweep import sweep_chunks
 
     done = db.seeds_by_setting(run.fingerprint)
-    shared = SweepStats()
     prog = progress(study) if progress else None
     try:
         if jax.process_count() == 1:
-            stats = train_units(
+            yield from train_units(
                 study, db, run.fingerprint, n, only=only, chunk_size_given=chunk_size,
-                done=done, stats=shared, progress=prog, should_stop=should_stop,
-                timeout=lease_timeout, commit=lambda release: committer(shared, release))
+                done=done, stats=stats, progress=prog, should_stop=should_stop,
+                timeout=lease_timeout)
         else:
             # One jax.distributed job shares each chunk instead (no leases). A resume
             # pads its calls to the size the earlier chunks used (bit-identical runs).
             size = chunk_size or db.chunk_size(run.fingerprint)
-            stats = sweep(study, seeds=n, chunk_size=size, skip=done, progress=prog,
-                          on_chunk=committer(shared), fixed=size is not None,
-                          stats=shared, only=only)
+            yield from sweep_chunks(study, seeds=n, chunk_size=size, skip=done,
+                                    progress=prog, fixed=size is not None, stats=stats,
+                                    only=only)
     finally:
         if hasattr(prog, "close"):
             prog.close()
@@ -155,13 +159,13 @@ def train_study(study: Study, db, run, n: int, *, only, chunk_size, progress, sh
 
 
 def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_given,
-                done: dict, commit, stats, progress=None, should_stop=None,
-                timeout: float | None = None):
+                done: dict, stats, progress=None, should_stop=None,
+                timeout: float | None = None) -> Iterator[Chunk]:
     """Train the runs of seed index below ``n`` that the store does not hold, unit by
-    leased unit; ``commit(release)`` makes the ``on_chunk`` of one unit (``release(k)``
-    gives the lease to release with a commit of k runs, on its last one)."""
+    leased unit, yielding each chunk with the lease to release in its commit (set on a
+    unit's last chunk)."""
     from jaxstab.store._leases import new_owner
-    from jaxstab.sweep import _notify, describe, run_pairs
+    from jaxstab.sweep import _notify, chunks, describe
 
     timeout = LEASE_TIMEOUT if timeout is None else float(timeout)
     owner, beat = new_owner(), None
@@ -194,15 +198,13 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
                 if beat is None:
                     beat = db.heartbeat(owner, timeout)
                 pairs = left(unit, got.stored)
-                n_left = [len(pairs)]
-
-                def release(k, unit=unit, n_left=n_left):
-                    n_left[0] -= k
-                    return (unit.id, owner) if n_left[0] <= 0 else None
-
-                run_pairs(pairs, study_seed=study.seed, chunk_size=size, on_chunk=commit(
-                    release), progress=progress, stats=stats, fixed=True,
-                    total=stats.runs + len(pairs) + sum(k for _, k in todo))
+                n_left = len(pairs)
+                for chunk in chunks(pairs, study_seed=study.seed, chunk_size=size,
+                                    progress=progress, stats=stats, fixed=True,
+                                    total=stats.runs + len(pairs) + sum(k for _, k in todo)):
+                    n_left -= len(chunk.runs)
+                    # the unit's last chunk gives its lease back in the same transaction
+                    yield chunk._replace(lease=(unit.id, owner) if n_left <= 0 else None)
     finally:
         if beat is not None:
             beat.stop()
@@ -211,7 +213,6 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
             except Exception:  # noqa: BLE001 - they expire anyway
                 pass
     stats.seconds = time.perf_counter() - start
-    return stats
 
 
 def _wait(seconds: float, should_stop) -> None:

@@ -20,9 +20,11 @@ import functools
 import json
 from typing import Any, Callable
 
-from jaxstab._check import FrozenArgs, fail, import_object, recall, remember, source_digest
+from jaxstab._check import (FrozenArgs, fail, import_object, is_trusted, recall, remember,
+                            source_digest)
+from jaxstab.errors import UserError
+from jaxstab.task import IMPORTED, SOURCES
 
-SOURCES = ("init", "order", "dropout", "split", "resample", "data")
 RESERVED = ("diverged", "diverged_step")
 
 
@@ -149,3 +151,88 @@ def check(static: tuple, hparam_names: tuple[str, ...]) -> dict[str, tuple[int, 
 
 def frozen(config: dict) -> FrozenArgs:
     return FrozenArgs(config)
+
+
+class UserTask:
+    """A user's ``make_train`` as a ``jaxstab.task.Task``; with ``imported``, scores made
+    elsewhere (``jaxstab import``): the same settings, never trained."""
+
+    sections: dict = {}
+    metrics = None  # whatever train returns (checked by tracing it)
+
+    def __init__(self, imported: bool = False):
+        self.imported = imported
+
+    def factor_names(self) -> None:
+        return None
+
+    def resolve(self, study) -> dict[str, Any]:
+        task, out = study.task, {}
+        if callable(task):
+            fn, path, digest = resolve(task)
+            register(path, digest, fn)
+            out.update(task=path, task_source=digest)
+        elif not isinstance(task, str):
+            fail("task", f"expected `module:function` or a function, got {task!r}")
+        elif task != IMPORTED and not is_trusted():
+            fn, path, digest = resolve(task)
+            register(path, digest, fn)
+            out["task_source"] = digest
+        out["config"] = frozen(dict(study.config or {}))
+        return out
+
+    def is_float(self, study, name: str, values: tuple) -> bool:
+        return any(isinstance(v, float) for v in values)
+
+    def setting(self, study, chosen: dict, where: str) -> dict[str, Any]:
+        static_part = {k: v for k, v in chosen.items()
+                       if k != "vary" and k not in study.float_factors}
+        return {"config": frozen({**study.config, **static_part})}
+
+    def value(self, setting, name: str) -> Any:
+        return dict(setting.factors).get(name, setting.config.get(name))
+
+    def hparams(self, setting) -> dict[str, float]:
+        return {n: float(v) for n, v in setting.factors if n in setting.study.float_factors}
+
+    def static(self, setting) -> tuple:
+        study = setting.study
+        return static(study.task, study.task_source, dict(setting.config))
+
+    def host(self, setting) -> bool:
+        return False
+
+    def program(self, static_: tuple):
+        return make_program(static_)
+
+    def host_sample(self, setting, seeds_by_src: dict) -> dict:
+        raise TypeError("a user task brings its own data")
+
+    def check(self, study) -> dict[str, set[str]]:
+        if self.imported:
+            fail("study", f"{study.name} holds imported scores; there is nothing to train")
+        recorded = {}
+        for s in study.settings():
+            shapes = check(s.static, tuple(sorted(s.hparams)))
+            recorded[s.key] = {k for k, v in shapes.items() if v == ()} | {"diverged"}
+        return recorded
+
+    def describe(self, study) -> dict[str, Any]:
+        return {"task": study.task, "task_source": study.task_source,
+                "config": dict(study.config)}
+
+    def identity(self, study) -> dict[str, Any]:
+        return self.describe(study)
+
+    def shown(self, study) -> dict[str, Any]:
+        return study.to_dict()
+
+    def check_search(self, setting) -> None:
+        raise UserError("search: the search tunes the built-in task's learning_rate and "
+                        "weight_decay; a user's task sweeps them as factors")
+
+    def search_point(self, setting, lr: float, wd: float):
+        self.check_search(setting)
+
+
+USER_TASK, IMPORTED_TASK = UserTask(), UserTask(imported=True)

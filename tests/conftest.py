@@ -8,6 +8,27 @@ import pytest
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
+# One persistent compilation cache for the whole test run, set before JAX compiles
+# anything: tests train the same small programs again and again (tiny studies, the CLI
+# in this process and in the processes tests start, which inherit these variables), so
+# each compiles once. It lives in the run's own temporary folder, so a test never reads
+# a program compiled by another checkout or another version of JAX.
+_JAX_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    _JAX_CACHE = tempfile.mkdtemp(prefix="jaxstab-tests-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _JAX_CACHE is not None:
+        import shutil
+
+        shutil.rmtree(_JAX_CACHE, ignore_errors=True)
+
 # A test run started in the background by a non-interactive shell (`cmd &`, nohup)
 # inherits SIGINT ignored, and so would every process the tests start (exec keeps an
 # ignored signal): jaxstab rightly leaves Ctrl-C alone then, and the Ctrl-C tests could
@@ -15,7 +36,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-from jaxstab.study import load_study, study_from_dict  # noqa: E402
+from jaxstab.loader import load_study, study_from_dict  # noqa: E402
 
 
 def tiny(name: str = "article/example2", *, seeds: int = 4, **edits) -> "Study":  # noqa: F821

@@ -9,12 +9,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from jaxstab.data._synthetic import article_ex1
-from jaxstab.metrics import binary_metrics
-from jaxstab.models import build_model, l2_penalty
-from jaxstab.optim import keras_adam
-from jaxstab.study import DataConfig, ModelConfig, TrainConfig
-from jaxstab.train import fit_logistic, make_run
+from jaxstab.builtin.data._synthetic import article_ex1
+from jaxstab.builtin.metrics import binary_metrics
+from jaxstab.builtin.models import build_model, l2_penalty
+from jaxstab.builtin.optim import keras_adam
+from jaxstab.builtin.data import DataConfig
+from jaxstab.builtin.model_config import ModelConfig
+from jaxstab.builtin.optim import TrainConfig
+from jaxstab.builtin.train import fit_logistic, make_run
 
 
 def keras_adam_reference(grads, lr, b1=0.9, b2=0.999, eps=1e-7):

@@ -102,7 +102,7 @@ def _mismatches(got: list[dict], want: list[dict]) -> list[str]:
 def test_builtin_examples_give_the_same_numbers_as_before(which, request):
     d, _ = request.getfixturevalue("exported" if which == "native"
                                    else "exported_baseline_isa")
-    from jaxstab.study import load_study
+    from jaxstab.loader import load_study
 
     got, want = _rows(d / "e.csv"), _rows(GOLDEN)
     assert len(want) == 368
@@ -128,7 +128,7 @@ def test_the_tolerance_still_sees_a_real_change(exported, tmp_path):
     assert len(_mismatches(moved, want)) >= 10
     # the same study trained with each learning rate 1% larger
     import jaxstab
-    from jaxstab.study import load_study, study_from_dict
+    from jaxstab.loader import load_study, study_from_dict
 
     spec = load_study("article/example2").to_dict()
     spec["name"] = "golden/example2-step"

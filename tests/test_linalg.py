@@ -41,10 +41,7 @@ def test_spd_solve_matches_numpy_and_flags_a_singular_matrix():
 ])
 def test_vmapped_programs_call_no_lapack(name, edits):
     study = tiny(name, seeds=2, **edits)
-    from jaxstab.data import get_dataset
-
     for setting in study.settings():
-        host = get_dataset(setting.data).host
         args = _inputs([setting] * 2, [0, 1], study.seed)
         text = _program(setting).lower(*args).as_text()
         assert "lapack" not in text.lower(), setting.key

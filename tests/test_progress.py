@@ -115,7 +115,7 @@ def test_jaxstab_run_with_stderr_piped_shows_progress_before_it_ends(tmp_path):
     """Under nohup or a batch scheduler stderr is a pipe: lines must come while the run
     goes on, not all at the end."""
     from jaxstab.report import to_toml
-    from jaxstab.study import load_study
+    from jaxstab.loader import load_study
 
     d = load_study("article/example2").to_dict()
     d.update(name="test/progress", seeds=4, claims=[])

@@ -39,9 +39,12 @@ from hypothesis import strategies as st
 
 from jaxstab import cli
 from jaxstab import study as study_mod
+from jaxstab.builtin import config as builtin_config
+from jaxstab.builtin import data as builtin_data
+from jaxstab.builtin import model_config, optim
 from jaxstab.errors import UserError
 from jaxstab.store import SCHEMA_VERSION, Store
-from jaxstab.study import builtin_names, load_study, study_from_dict
+from jaxstab.loader import builtin_names, load_study, study_from_dict
 
 CORPUS = Path(__file__).parent / "corpus"
 # Enough runs that the sweep after compiling lasts a few seconds even on a fast machine
@@ -316,7 +319,7 @@ _COMMIT = """
 import sys, tomllib
 from types import SimpleNamespace
 from jaxstab.store import Store
-from jaxstab.study import study_from_dict
+from jaxstab.loader import study_from_dict
 study = study_from_dict(tomllib.loads(open("study.toml").read()))
 store = Store(sys.argv[1])
 fp = store.ensure_study(study)
@@ -678,12 +681,13 @@ def test_more_usage_errors_leave_the_store_alone(args, pattern, filled_store, tm
 
 # ------------------------------------------------ property-based: the TOML loader
 
-_NAMES = sorted({*study_mod.SOURCES, *study_mod.METRICS, *study_mod.DATASETS,
-                 *study_mod.RESAMPLERS, *study_mod.MODELS, *study_mod.ACTIVATIONS,
-                 *study_mod.HEADS, *study_mod.OPTIMIZERS, *study_mod.LOSSES, "all", "mean",
+_NAMES = sorted({*study_mod.SOURCES, *builtin_config.METRICS, *builtin_data.DATASETS,
+                 *builtin_data.RESAMPLERS, *model_config.MODELS, "relu", "tanh",
+                 "sigmoid", "linear", *model_config.HEADS, *optim.OPTIMIZERS,
+                 *optim.SOLVERS, *optim.LOSSES, "all", "mean",
                  "spread", "greater", "less", "t/x", ""})
-_SECTIONS = {"data": study_mod.DataConfig, "model": study_mod.ModelConfig,
-             "train": study_mod.TrainConfig}
+_SECTIONS = {"data": builtin_data.DataConfig, "model": model_config.ModelConfig,
+             "train": optim.TrainConfig}
 _FIELDS = {n: [f.name for f in dataclasses.fields(c)] for n, c in _SECTIONS.items()}
 _TOP = [f.name for f in dataclasses.fields(study_mod.Study)]
 
@@ -720,7 +724,7 @@ def keys_of(names):
 
 
 section = {n: st.dictionaries(keys_of(f), anything, max_size=5) for n, f in _FIELDS.items()}
-factor_names = sorted(study_mod.FACTOR_FIELDS) + ["vary", "name", "nope"]
+factor_names = sorted(builtin_config.FACTOR_FIELDS) + ["vary", "name", "nope"]
 factors = st.dictionaries(keys_of(factor_names),
                           st.lists(anything, min_size=1, max_size=3) | values, max_size=3)
 claim = st.dictionaries(keys_of(["text", "metric", "kind", "direction", "a", "b"]),
@@ -731,7 +735,7 @@ studies = st.fixed_dictionaries({"name": usually(st.just("t/x"), text)}, optiona
     "description": text, "question": text,
     "seeds": usually(st.integers(1, 9), anything), "seed": usually(st.integers(0, 9), anything),
     "vary": usually(st.lists(st.sampled_from(study_mod.SOURCES)), anything),
-    "main_metric": usually(st.sampled_from(study_mod.METRICS), anything),
+    "main_metric": usually(st.sampled_from(builtin_config.METRICS), anything),
     "data": usually(section["data"], values), "model": usually(section["model"], values),
     "train": usually(section["train"], values),
     "factors": usually(factors, values),
@@ -781,7 +785,7 @@ def _loads_or_user_error(load) -> None:
     assert len(s.fingerprint) == 16
     for x in s.settings():
         hash(x.static)
-        assert set(x.hparams) == set(study_mod.CONTINUOUS)
+        assert set(x.hparams) == set(builtin_config.CONTINUOUS)
     assert study_from_dict(json.loads(json.dumps(s.to_dict()))) == s
 
 

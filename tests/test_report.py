@@ -17,11 +17,11 @@ import pytest
 from jaxstab import stats
 from jaxstab.errors import UserError
 from jaxstab.report import build, render_study, to_toml, write_report
-from jaxstab.report._config import applicable
-from jaxstab.report._format import value_text
+from jaxstab.builtin.applies import applicable
+from jaxstab.stats import value_text
 from jaxstab.report._model import slugs
 from jaxstab.store import Store
-from jaxstab.study import builtin_names, load_study, study_from_dict
+from jaxstab.loader import builtin_names, load_study, study_from_dict
 from jaxstab.sweep import RunRecord
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -241,7 +241,7 @@ def test_script_in_study_text_never_runs(browser, tmp_path, tmp_path_factory):
 
 def _article_store(path: Path) -> Path:
     """Made-up runs of every article study (8 seeds): the article suite's index."""
-    from jaxstab.study import builtin_names, load_study
+    from jaxstab.loader import builtin_names, load_study
 
     for name in builtin_names():
         if name.startswith("article/"):

@@ -3,7 +3,7 @@
 Every simulation is vectorized (one replication per row) and seeded. Run this file as a
 script to print the numbers quoted in docs/statistics.md:
 
-    /work/venv/bin/python tests/test_stats_calibration.py
+    python tests/test_stats_calibration.py
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from jaxstab.errors import UserError
 from jaxstab.runs import Runs
 from jaxstab.store import SCHEMA_VERSION, Store
 from jaxstab.store import _migrate
-from jaxstab.study import study_from_dict
+from jaxstab.loader import study_from_dict
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1, V1_CSV = FIXTURES / "store_v1.sqlite", FIXTURES / "store_v1.csv"

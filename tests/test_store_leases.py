@@ -19,7 +19,7 @@ import pytest
 
 from jaxstab.runs import Runs
 from jaxstab.store import Store
-from jaxstab.study import study_from_dict
+from jaxstab.loader import study_from_dict
 from jaxstab.units import count_left, units
 
 from conftest import count_runs

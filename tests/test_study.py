@@ -3,8 +3,8 @@ import dataclasses
 import pytest
 
 from jaxstab.errors import UserError
-from jaxstab.study import (SOURCES, builtin_names, expand_refs, load_study,
-                           study_from_dict)
+from jaxstab.study import SOURCES
+from jaxstab.loader import builtin_names, expand_refs, load_study, study_from_dict
 
 BASE = """
 name = "t/x"

@@ -9,20 +9,15 @@ import pytest
 from conftest import write_toml
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from jaxstab.data import get_dataset, registered
+from jaxstab.builtin.data import get_dataset, registered
 from jaxstab.errors import UserError
-from jaxstab.metrics import multiclass_metrics
-from jaxstab.models import build_model
-from jaxstab.study import (
-    FIXED_DATASETS,
-    MODELS,
-    RECURRENT,
-    SOURCES,
-    DataConfig,
-    ModelConfig,
-    load_study,
-)
-from jaxstab.train import _curve_shape, _dead_share
+from jaxstab.builtin.metrics import multiclass_metrics
+from jaxstab.builtin.models import build_model
+from jaxstab.builtin.data import FIXED_DATASETS, DataConfig
+from jaxstab.builtin.model_config import MODELS, RECURRENT, ModelConfig
+from jaxstab.study import SOURCES
+from jaxstab.loader import load_study
+from jaxstab.builtin.train import _curve_shape, _dead_share
 
 HP = {"label_noise": 0.0, "imbalance": 1.0, "lag": 0.0}
 
@@ -108,7 +103,7 @@ def test_imbalance_sets_the_class_ratio():
 
 
 def test_mnist1d_is_generated_locally_with_the_papers_recipe():
-    from jaxstab.data import _real
+    from jaxstab.builtin.data import _real
 
     x, y = _real.load("mnist1d")
     assert x.shape == (5000, 40) and np.bincount(y).tolist() == [500] * 10
@@ -151,7 +146,7 @@ def test_mnist1d_cnn_has_the_papers_shape():
 def test_conv1d_equals_flax_conv_with_the_same_parameters(size, length, cin):
     import flax.linen as nn
 
-    from jaxstab.models import Conv1D
+    from jaxstab.builtin.models import Conv1D
 
     x = jax.random.normal(jax.random.PRNGKey(0), (7, length, cin))
     ours = Conv1D(25, size)
@@ -220,7 +215,7 @@ def test_curve_shape_and_dead_units():
     ({"search": {"trails": 3}}, r"unknown key `trails`; did you mean `trials`\?"),
 ])
 def test_new_fields_are_validated(text, message):
-    from jaxstab.study import study_from_dict
+    from jaxstab.loader import study_from_dict
 
     d = load_study("article/example2").to_dict()
     for section, values in text.items():
@@ -238,7 +233,7 @@ def test_depth_width_and_model_factors_expand():
 
 
 def test_class_weights_are_balanced_and_handlings_share_one_program():
-    from jaxstab.data._host import balanced_weights
+    from jaxstab.builtin.data._host import balanced_weights
 
     y = np.array([0, 0, 0, 1])
     np.testing.assert_allclose(balanced_weights(y, 2), [4 / 6, 4 / 6, 4 / 6, 2.0])
@@ -252,7 +247,7 @@ def test_class_weights_are_balanced_and_handlings_share_one_program():
 
 
 def test_a_copied_builtin_toml_runs_from_the_cli(cli, tmp_path):
-    from jaxstab.study import _STUDIES
+    from jaxstab.loader import _STUDIES
 
     text = (_STUDIES / "article" / "label_noise.toml").read_text()
     text = (text.replace('name = "article/label_noise"', 'name = "mine/noise"')

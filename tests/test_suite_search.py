@@ -15,7 +15,8 @@ from jaxstab.search import (
     run_search,
     select,
 )
-from jaxstab.study import SearchConfig, load_study, study_from_dict
+from jaxstab.search_config import SearchConfig
+from jaxstab.loader import load_study, study_from_dict
 
 
 def test_grid_and_random_points_stay_in_bounds_and_are_reproducible():

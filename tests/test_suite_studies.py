@@ -9,14 +9,9 @@ import pytest
 
 from jaxstab.stats import verdicts
 from jaxstab.store import Store
-from jaxstab.study import (
-    FIXED_DATASETS,
-    METRICS,
-    builtin_names,
-    expand_refs,
-    load_study,
-    study_from_dict,
-)
+from jaxstab.builtin.data import FIXED_DATASETS
+from jaxstab.builtin.config import METRICS
+from jaxstab.loader import builtin_names, expand_refs, load_study, study_from_dict
 from jaxstab.sweep import sweep
 
 STUDIES = builtin_names()
@@ -107,7 +102,7 @@ def test_study_runs_end_to_end(name, tmp_path):
 
 
 def test_dataset_sizes_and_feature_counts_match_the_registry():
-    from jaxstab.data import _real
+    from jaxstab.builtin.data import _real
 
     for name, (rows, feats, classes) in FIXED_DATASETS.items():
         if name == "mnist1d":

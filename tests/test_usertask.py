@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import jaxstab
-from jaxstab.study import Study, load_study
+from jaxstab.study import Study
+from jaxstab.loader import load_study
 from jaxstab.sweep import execute, sweep
 
 from conftest import count_runs
@@ -128,7 +129,7 @@ def test_identity_is_the_task_its_source_and_its_config(pkg, tmp_path):
     (pkg / "tasks.py").write_text(text + "\n# an edit\n")
     copy = tmp_path / "copy.toml"
     copy.write_text((pkg / "task.toml").read_text())
-    code = ("import sys; from jaxstab.study import load_study; "
+    code = ("import sys; from jaxstab.loader import load_study; "
             f"print(load_study({str(pkg / 'task.toml')!r}).fingerprint)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -266,7 +267,7 @@ def test_resume_after_a_kill_trains_each_run_once(pkg, tmp_path):
 
 
 def test_optax_by_name_keeps_optax_defaults_unless_swept():
-    from jaxstab.optim import _factory
+    from jaxstab.builtin.optim import _factory
 
     assert _factory("lion", ("learning_rate",))[1] == ("learning_rate",)
     assert _factory("lion", ("learning_rate", "weight_decay"))[1] == (

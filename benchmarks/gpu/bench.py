@@ -26,7 +26,7 @@ import cnn_cpu  # noqa: E402
 import compare_handwritten as hw  # noqa: E402
 
 from jaxstab import sweep as S  # noqa: E402
-from jaxstab.study import load_study, study_from_dict  # noqa: E402
+from jaxstab.loader import load_study, study_from_dict  # noqa: E402
 
 
 WORKLOADS = ("example2", "mnist1d_mlp", "mnist1d_cnn")

@@ -22,26 +22,15 @@ from jaxstab import stats
 from jaxstab.errors import UserError
 from jaxstab.report._grid import Grid
 
-RNG_SEED = 0  # every resampling in a report uses this seed: same store, same page
-# Resamples of every bootstrap and permutation in a report. The p-values that decide
-# verdicts, ties and matrices come from t and Brown-Forsythe tests, which do not
-# resample; only the secondary permutation tests and the P(A>B) and ratio intervals
-# do, and 2,000 draws put a permutation p-value of 0.05 within +-0.005 (one sd) while
-# costing under half of 10,000 (the article suite's report: 7.3 s of CPU in
-# stats.analyze against 17.5 s; 10 s in all is the target).
-EXPLORE_RESAMPLES = 1999
+# The statistics' seed, resample count and metric direction: compare and the summary
+# use the same, so every reader gives one answer.
+RNG_SEED, EXPLORE_RESAMPLES = stats.RNG_SEED, stats.EXPLORE_RESAMPLES
+higher_is_better = stats.higher_is_better
 MAX_PAIRWISE = 8  # a k x k matrix stays readable up to about eight settings
 # Accuracies measured over a finite set of examples: the binomial test-noise baseline
 # applies. Balanced accuracy, F1 and AUC are not binomial proportions.
 _ACCURACIES = {"test_accuracy": "n_test", "train_accuracy": "n_train",
                "epoch_accuracy": "n_train"}
-
-
-def higher_is_better(metric: str) -> bool:
-    """The statistics' guess (stats.analyze names it in its notes)."""
-    from jaxstab.stats._analysis import LOWER_IS_BETTER
-
-    return not any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 @dataclass(frozen=True)

@@ -1,44 +1,13 @@
-"""How numbers and factor values are written on a page, in a figure and in a legend.
-
-One place for it, so a learning rate of 1e-4 reads ``1e-4`` in the table, the heatmap,
-the legend and the verdict sentence alike (a fixed-decimals format once wrote it as
-``0.000``).
-"""
+"""How numbers are written on a page, in a figure and in a legend. Factor values and
+setting names are the statistics' (``jaxstab.stats.value_text``, ``stats.label``), so
+``compare``, the summary and the report name a setting one way."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
-
-def value_text(v: Any) -> str:
-    """A factor value, exactly: the shortest text that reads back as the same number
-    (``1e-4``, ``3e-4``, ``0.001``, ``19``), lists joined with ``+``."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, (list, tuple)):
-        return "+".join(value_text(x) for x in v)
-    if isinstance(v, bool) or not isinstance(v, float):
-        return str(v)
-    if not math.isfinite(v):
-        return str(v)
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
-        for digits in range(17):  # the shortest mantissa that round-trips
-            text = f"{v:.{digits}e}"
-            if float(text) == v:
-                break
-        mantissa, exponent = text.split("e")
-        return f"{mantissa}e{int(exponent)}"
-    text = repr(v)
-    return text[:-2] if text.endswith(".0") else text
-
-
-def label(factors: Mapping[str, Any]) -> str:
-    """A setting's name: ``learning_rate=1e-4, batch_size=256``."""
-    return ", ".join(f"{k}={value_text(v)}" for k, v in factors.items()) or "(one setting)"
 
 
 def num(x: Any, digits: int = 4) -> str:

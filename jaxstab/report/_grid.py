@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from jaxstab.report._format import value_text
+from jaxstab.stats import value_text
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ jaxstab.stats has no function for.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import warnings
@@ -22,8 +21,6 @@ import numpy as np
 
 from jaxstab import stats
 from jaxstab.report import _analysis as an
-from jaxstab.report._config import applicable
-from jaxstab.report._format import label
 from jaxstab.report._grid import Grid, grid_of
 from jaxstab.report._power import SeedsNeeded as SeedsNeeded
 from jaxstab.report._power import seeds_needed
@@ -224,7 +221,7 @@ def _setting(s, metrics, others, main, coords, known=None) -> SettingReport:
     values = np.asarray(s.metrics.get(main, np.full(len(s.seeds), np.nan)), float).copy()
     values[np.asarray(s.diverged, bool)] = np.nan
     return SettingReport(
-        key=s.key, label=label(s.factors), factors=dict(s.factors),
+        key=s.key, label=stats.label(s.factors) or "(one setting)", factors=dict(s.factors),
         sources=tuple(s.sources), seeds=tuple(int(k) for k in s.seeds),
         values=tuple(float(v) for v in values), diverged=tuple(bool(d) for d in s.diverged),
         summaries=_summaries(s, metrics, main, known), curves=curves(s),
@@ -305,7 +302,7 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
         paired=an.paired_differences(results, verdicts, ranking,
                                      a.pairwise if a is not None else None, labels, main),
         baselines=an.baselines(a, results, main_summaries, n_eval, main),
-        divergence=an.divergence(a, results), shown_config=applicable(study),
+        divergence=an.divergence(a, results), shown_config=study.tasked.shown(study),
         sequential=None if sequential is None else SequentialReport(
             tuple(sequential.schedule), sequential.looks, tuple(sequential.verdicts)),
         runs_csv=runs_csv(results))
@@ -327,17 +324,14 @@ def index_entry(r: StudyReport) -> IndexEntry:
 def study_report(store: BaseStore, name: str, fingerprint: str, slug: str,
                  generated: str) -> StudyReport:
     """One study of the store, read and built (the unit a report worker does)."""
-    from jaxstab.search import stored_search
-    from jaxstab.sequential import stored
+    from jaxstab.reading import read
 
     with warnings.catch_warnings():
         # scipy warns about near-constant samples (every seed at one accuracy); the
         # statistics say so in their notes, and the warning would only be terminal noise.
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
-        results = store.results(fingerprint)
-        search = stored_search(store, fingerprint, results.study)
-        sequential, _ = stored(store, results)
-        return build_study(results, slug, generated, search, sequential)
+        got = read(store, fingerprint)
+        return build_study(got.results, slug, generated, got.search, got.sequential)
 
 
 def plan(store: BaseStore) -> list[tuple[str, str, str]]:
@@ -353,21 +347,3 @@ def build(store: BaseStore, now: datetime | None = None) -> tuple[IndexReport, l
     reports = [study_report(store, n, fp, slug, generated) for n, fp, slug in plan(store)]
     return IndexReport(store.name, generated,
                        tuple(index_entry(r) for r in reports)), reports
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types; NaN and infinities become null (strict JSON has none)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.metadata.get("json", True)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value

@@ -13,7 +13,8 @@ import numpy as np
 from markupsafe import Markup
 
 from jaxstab.report import _figures, _gridfigs
-from jaxstab.report._format import num, pval, signed, value_text
+from jaxstab.report._format import num, pval, signed
+from jaxstab.stats import value_text
 from jaxstab.report._model import StudyReport
 from jaxstab.report._svg import color
 

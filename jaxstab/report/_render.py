@@ -17,9 +17,9 @@ from markupsafe import Markup
 
 from jaxstab.report import _page
 from jaxstab.report._config import to_toml as to_toml
-from jaxstab.report._format import (duration, interval, label, num, percent, pval,
-                                    value_text)
-from jaxstab.report._model import IndexReport, StudyReport, jsonable
+from jaxstab.report._format import duration, interval, num, percent, pval
+from jaxstab.report._model import IndexReport, StudyReport
+from jaxstab.stats import jsonable, label, value_text
 from jaxstab.report._seqfig import path_figure
 
 QUANTITY = {"mean": "mean", "spread": "spread (std)"}
@@ -110,7 +110,7 @@ def render_study(r: StudyReport, env: jinja2.Environment | None = None) -> str:
     words = [verdict_words(v, labels) for v in r.verdicts]
     search_words = []
     if r.search is not None:  # its settings are a rule's or a method's picks
-        search_words = [verdict_words(v, {k: label(json.loads(k)) for k in
+        search_words = [verdict_words(v, {k: label(json.loads(k)) or "(one setting)" for k in
                                           (v.setting_a, v.setting_b)},
                                       unit="replicates of the whole search")
                         for v in r.search.verdicts]

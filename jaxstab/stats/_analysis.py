@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record
+from jaxstab.stats._base import SPREAD_MIN_N, Record
 from jaxstab.stats._best import Ranking, VersusControl, compare_to_control, rank_settings
 from jaxstab.stats._compare import KINDS
 from jaxstab.stats._divergence import DivergenceRate, divergence_rate
@@ -23,9 +23,6 @@ from jaxstab.stats._summary import Summary, summarize
 from jaxstab.stats._text import format_analysis
 from jaxstab.stats._verdicts import Verdict, verdicts
 
-# Metric names whose smaller values are better, for the ranking when the caller does
-# not say (higher_is_better=None); the guess is named in the ranking's note.
-LOWER_IS_BETTER = ("loss", "error", "gap", "rises", "dead")
 
 
 @dataclass(frozen=True)
@@ -143,7 +140,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
     """Analyze ``metric`` (default: the study's main metric) of study ``results`` and
     judge ``claims``: per-setting summaries, divergence and test-noise baselines; every
     pair (``pairwise``, corrected over all pairs); the omnibus test; the ranking with
-    the set tied with the best (corrected over k - 1); each setting against
+    the set tied with the best (corrected over all ordered pairs); each setting against
     ``control`` (factor values; corrected over k - 1); for grids of two or more
     factors, main effects and interactions (Freedman-Lane permutation); verdicts.
     ``rng`` seeds every resampling (None: fixed), so the record is reproducible.
@@ -153,7 +150,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         control)
     gen = _check.rng(rng)
     settings = _study.settings_of(results)
-    min_n = 3 if metric_kind == "spread" else 2
+    min_n = SPREAD_MIN_N if metric_kind == "spread" else 2
     rows, usable = _rows(settings, metric, level, gen, min_n)
     notes = []
     left = [r.name for r in rows if not r.compared]
@@ -161,7 +158,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         notes.append(f"left out of the comparisons (fewer than {min_n} finished runs): "
                      + "; ".join(left))
     if higher_is_better is None:
-        higher_is_better = not any(h in metric.lower() for h in LOWER_IS_BETTER)
+        higher_is_better = _study.higher_is_better(metric)
         if metric_kind == "mean":
             notes.append(f"ranking assumes {'higher' if higher_is_better else 'lower'} "
                          f"{metric} is better (pass higher_is_better to change it)")

@@ -37,14 +37,6 @@ class DivergenceTest(Record):
     p_value: float
     note: str
 
-    @property
-    def rate_a(self) -> float | None:
-        return self.diverged_a / self.n_a if self.n_a else None
-
-    @property
-    def rate_b(self) -> float | None:
-        return self.diverged_b / self.n_b if self.n_b else None
-
 
 @dataclass(frozen=True)
 class DivergenceRate(Record):

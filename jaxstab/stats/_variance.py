@@ -106,7 +106,7 @@ def variance_by_source(results: Any, *, metric: str, level: float = 0.95,
             mean = float(np.mean(x)) if x.size else float("nan")
             share = (std**2 / single if len(s.sources) == 1 and single > 0
                      and math.isfinite(std) else None)
-            baseline, method, why = _baseline(s, mean, n_test)
+            baseline, method, why = _baseline(s, x, metric, n_test)
             rows.append(SourceVariance(
                 group={k: v for k, v in s.factors.items() if k != vary_factor},
                 sources=tuple(s.sources), n=x.size, n_diverged=n_div, mean=mean, std=std,
@@ -116,12 +116,35 @@ def variance_by_source(results: Any, *, metric: str, level: float = 0.95,
     return tuple(rows)
 
 
-def _baseline(setting: Any, mean: float, n_test: int | None) -> tuple[float | None, str, str]:
-    if CURVE in (getattr(setting, "curves", None) or {}):
+def _proportion_of(x: np.ndarray, n_test: int) -> bool:
+    """Whether every value is a count of ``n_test`` examples over n_test (k / n_test up
+    to float32 rounding): the only metrics a binomial test-noise baseline describes."""
+    if not x.size or np.any((x < 0) | (x > 1)):
+        return False
+    k = x * n_test
+    return bool(np.all(np.abs(k - np.round(k)) <= 1e-4 * max(n_test, 1)))
+
+
+def _baseline(setting: Any, x: np.ndarray, metric: str, n_test: int | None
+              ) -> tuple[float | None, str, str]:
+    curves = getattr(setting, "curves", None) or {}
+    if CURVE in curves:
+        correct = np.asarray(curves[CURVE], dtype=float)
+        n = correct.shape[-1] if correct.ndim == 2 else 0
+        if not n or not _proportion_of(x, n):
+            return None, "", (f"{metric} is not a share of the {n} test examples in "
+                              f"`{CURVE}`: no binomial test-noise baseline")
         (row,) = noise_baselines(SimpleNamespace(settings=[setting]))
         return row.baseline, row.method, row.note
-    if n_test is None or not math.isfinite(mean):
+    if n_test is None or not x.size:
         return None, "", ""
+    if not _proportion_of(x, n_test):
+        # A loss (or any metric that is not k / n_test) has no binomial noise: clamping
+        # its mean into [0, 1] gave a baseline of exactly 0 for a mean loss above 1.
+        return None, "", (f"{metric} is not a proportion of n_test = {n_test} examples "
+                          f"(values k / {n_test} in [0, 1]): no binomial test-noise "
+                          f"baseline")
+    mean = float(np.mean(x))
     varies = any(src in VARYING for src in setting.sources)
     why = (f"no `{CURVE}` recorded: sqrt(p(1-p)/n_test) with n_test = {n_test}"
            + ("" if varies else ", an upper bound for a fixed test set"))

@@ -3,6 +3,7 @@ seeds, and the export's rows (streamed block by block, so memory stays flat)."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -17,15 +18,22 @@ _BLOCKS_OF_STUDY = ("FROM studies s JOIN settings st ON st.study = s.id JOIN blo
                     "b.setting = st.id")
 
 
-def results(db, fingerprint: str) -> StudyResults:
-    from jaxstab.study import study_from_dict
+@functools.lru_cache(maxsize=256)
+def stored_study(config: str):
+    """The study a store holds (its JSON), built once per process: it was checked when
+    it ran, and a frozen study is the same object for every later read."""
+    from jaxstab.loader import study_from_dict
 
+    with trusted():  # checked when it ran; its files and modules may be elsewhere now
+        return study_from_dict(json.loads(config))
+
+
+def results(db, fingerprint: str) -> StudyResults:
     row = db.execute("SELECT config FROM studies WHERE fingerprint=?",
                      (fingerprint,)).fetchone()
     if row is None:
         raise UserError(f"study: no study with fingerprint {fingerprint}")
-    with trusted():  # checked when it ran; its files and modules may be elsewhere now
-        study = study_from_dict(json.loads(row[0]))
+    study = stored_study(row[0])
     blocks: dict[str, list] = {}
     key_of: dict[int, str] = {}
     for key, *rest in db.execute(f"SELECT st.key, b.id, b.n, b.seeds, b.diverged, b.steps "

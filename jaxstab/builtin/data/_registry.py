@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jaxstab.data import _real, _synthetic
+from jaxstab.builtin.data import _real, _synthetic
 
 if TYPE_CHECKING:
-    from jaxstab.data._config import DataConfig
+    from jaxstab.builtin.data._config import DataConfig
 
 
 @dataclass(frozen=True)

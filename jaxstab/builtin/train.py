@@ -2,7 +2,7 @@
 ``run(keys, hp, data) -> result`` whose whole training is one ``lax.scan``.
 
 ``keys``: one PRNG key per seed source; ``hp``: the continuous hyperparameters (scalars,
-traced); ``data``: one run's arrays (see ``jaxstab.data``). ``result`` holds the final
+traced); ``data``: one run's arrays (see ``jaxstab.builtin.data``). ``result`` holds the final
 metrics, per-epoch curves and the divergence flag and step. Nothing here knows about
 seeds or vmap: the sweep adds that axis.
 """
@@ -17,11 +17,11 @@ import jax.numpy as jnp
 import optax
 
 from jaxstab._linalg import spd_solve
-from jaxstab.data import get_dataset, signal_step
-from jaxstab.metrics import (binary_metrics, correct, multiclass_loss, multiclass_metrics,
+from jaxstab.builtin.data import get_dataset, signal_step
+from jaxstab.builtin.metrics import (binary_metrics, correct, multiclass_loss, multiclass_metrics,
                              scores_and_loss)
-from jaxstab.models import build_model, l2_penalty
-from jaxstab.optim import make_optimizer
+from jaxstab.builtin.models import build_model, l2_penalty
+from jaxstab.builtin.optim import make_optimizer
 
 
 def _tree_where(cond, new, old):
@@ -264,3 +264,19 @@ def _make_newton_run(model, model_cfg, train_cfg):
                 "diverged": ~ok, "diverged_step": jnp.where(ok, -1, 0).astype(jnp.int32)}
 
     return run
+
+
+@functools.lru_cache(maxsize=None)
+def make_program(static: tuple):
+    """``(run(keys, hp, data), host)``: ``data`` is None when the run draws its own on
+    the device, else one run's host-drawn arrays."""
+    run = make_run(static)
+    data_cfg = static[0]
+    dataset = get_dataset(data_cfg)
+    if dataset.host:
+        return run, True
+
+    def run_device(keys, hp, data):
+        return run(keys, hp, dataset.sample(data_cfg, keys, hp))
+
+    return run_device, False

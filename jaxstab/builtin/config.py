@@ -1,5 +1,5 @@
 """The built-in classification task: the article's datasets, models, optimizers and
-metrics, put together the way a user task is (``make_program(static)``). Each component
+metrics, put together the way a user task is (``train.make_program(static)``). Each component
 carries its own rules (``data._config``, ``model_config``, ``optim``); the rules that
 span components are here."""
 
@@ -7,26 +7,25 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 from typing import Any
 
 from jaxstab._check import check_type, is_trusted
-from jaxstab.data import CONTINUOUS as DATA_CONTINUOUS
-from jaxstab.data import DataConfig, get_dataset
+from jaxstab.builtin.data import CONTINUOUS as DATA_CONTINUOUS
+from jaxstab.builtin.data import DataConfig, get_dataset
 from jaxstab.errors import UserError
-from jaxstab.model_config import CONTINUOUS as MODEL_CONTINUOUS
-from jaxstab.model_config import RECURRENT, ModelConfig
-from jaxstab.optim import CONTINUOUS as TRAIN_CONTINUOUS
-from jaxstab.optim import TrainConfig
+from jaxstab.builtin.model_config import CONTINUOUS as MODEL_CONTINUOUS
+from jaxstab.builtin.model_config import RECURRENT, ModelConfig
+from jaxstab.builtin.optim import CONTINUOUS as TRAIN_CONTINUOUS
+from jaxstab.builtin.optim import TrainConfig
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 CONTINUOUS = TRAIN_CONTINUOUS + MODEL_CONTINUOUS + DATA_CONTINUOUS
 _CONTINUOUS_DEFAULTS = {"imbalance": 1.0, "lag": 0.0}  # lag 0: the whole sequence
-# What every run records (see jaxstab.train): the names are a contract.
+# What every run records (see jaxstab.builtin.train): the names are a contract.
 METRICS = (
     "epoch_accuracy", "train_accuracy", "train_loss", "test_accuracy", "test_loss",
     "balanced_accuracy", "f1", "roc_auc", "diverged",
-    # curve shape, overfitting and unit health (see jaxstab.train)
+    # curve shape, overfitting and unit health (see jaxstab.builtin.train)
     "loss_rises", "loss_variation", "train_test_gap", "dead_relu",
     # recurrent models: gradient norms w.r.t. the first and the last hidden state
     "grad_early", "grad_late", "grad_ratio",
@@ -122,7 +121,7 @@ def static(setting) -> tuple:
                 object.__setattr__(out, f.name, None)
         if isinstance(cfg, DataConfig) and cfg.host and cfg.name != "article_ex1":
             # Host-drawn data is resampled and class-weighted outside the program and
-            # padded to one size whatever the handling (see jaxstab.data._host), so
+            # padded to one size whatever the handling (see jaxstab.builtin.data._host), so
             # every handling shares one compile; `random_over` stands for them all.
             object.__setattr__(out, "resample", "random_over")
         return out
@@ -136,24 +135,6 @@ def static(setting) -> tuple:
              # the optimizer's hyperparameters that are factors (optax by name)
              tuple(n for n in ("momentum", "weight_decay") if n in names))
     return (strip(setting.data), strip(setting.model), strip(setting.train), flags)
-
-
-@functools.lru_cache(maxsize=None)
-def make_program(static: tuple):
-    """``(run(keys, hp, data), host)``: ``data`` is None when the run draws its own on
-    the device, else one run's host-drawn arrays."""
-    from jaxstab.train import make_run
-
-    run = make_run(static)
-    data_cfg = static[0]
-    dataset = get_dataset(data_cfg)
-    if dataset.host:
-        return run, True
-
-    def run_device(keys, hp, data):
-        return run(keys, hp, dataset.sample(data_cfg, keys, hp))
-
-    return run_device, False
 
 
 def host_sample(setting, seeds_by_src: dict) -> dict:
@@ -195,7 +176,7 @@ def check_memory(setting) -> None:
     import numpy as np
 
     from jaxstab.env import memory_budget
-    from jaxstab.models import build_model
+    from jaxstab.builtin.models import build_model
 
     model = build_model(setting.model, setting.data.n_classes)
     x = jax.ShapeDtypeStruct((1, setting.data.n_inputs), jnp.float32)

@@ -22,7 +22,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jaxstab.data._config import DataConfig
+    from jaxstab.builtin.data._config import DataConfig
 
 
 def _standardize(x: np.ndarray) -> np.ndarray:
@@ -99,7 +99,7 @@ def device_split(cfg: DataConfig, keys: dict, hp: dict, x, y, n_classes: int) ->
 def source(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     """The whole fixed dataset of ``cfg``: a bundled one or the user's file."""
     if cfg.name == "file":
-        from jaxstab.data._file import load_file
+        from jaxstab.builtin.data._file import load_file
 
         return load_file(cfg.path, cfg.target)[:2]
     return load(cfg.name)
@@ -138,7 +138,7 @@ def long_range(cfg: DataConfig, keys: dict, hp: dict) -> dict:
 
 
 def fixed_host(cfg: DataConfig, seeds: dict, hp: dict) -> dict:
-    from jaxstab.data._host import finish
+    from jaxstab.builtin.data._host import finish
 
     x, y = source(cfg)
     if cfg.n_samples < len(y):
@@ -152,7 +152,7 @@ def classification(cfg: DataConfig, seeds: dict, hp: dict) -> dict:
     Gaussian clusters per class (real signal), majority : minority = ``imbalance``."""
     from sklearn.datasets import make_classification
 
-    from jaxstab.data._host import finish
+    from jaxstab.builtin.data._host import finish
 
     r = hp["imbalance"]
     x, y = make_classification(

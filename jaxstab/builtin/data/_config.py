@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jaxstab._check import check_choice, check_range, fail, is_trusted
-from jaxstab.data._host import HOST_RESAMPLERS
-from jaxstab.data._registry import DATASETS, FIXED_DATASETS
+from jaxstab.builtin.data._host import HOST_RESAMPLERS
+from jaxstab.builtin.data._registry import DATASETS, FIXED_DATASETS
 
 RESAMPLERS = ("none", "random_over", "smote", "random_under", "class_weight")
 # Continuous fields: traced hyperparameters, vmapped with the seeds.
@@ -90,7 +90,7 @@ class DataConfig:
                  f"drawn on the host, not {self.name}")
 
     def _load_file(self) -> None:
-        from jaxstab.data._file import default_target, load_file
+        from jaxstab.builtin.data._file import default_target, load_file
 
         if self.name not in ("file", "article_uniform"):  # the latter: the default
             fail("data.path", f"a file is its own dataset; drop name = {self.name!r}")
@@ -105,7 +105,7 @@ class DataConfig:
             object.__setattr__(self, k, v)
 
     def _file(self):
-        from jaxstab.data._file import load_file
+        from jaxstab.builtin.data._file import load_file
 
         return load_file(self.path, self.target)
 

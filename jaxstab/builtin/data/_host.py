@@ -8,7 +8,7 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jaxstab.data._config import DataConfig
+    from jaxstab.builtin.data._config import DataConfig
 
 # Resamplers that exist only as NumPy code (imbalanced-learn): their datasets run on the host.
 HOST_RESAMPLERS = ("random_over", "smote", "random_under")

@@ -83,7 +83,7 @@ OPTIMIZERS = {
     "adamw": (_adamw, ("learning_rate", "weight_decay")),
     "keras_adam": (keras_adam, ("learning_rate",)),
 }
-# scikit-learn's LogisticRegression solver, not a gradient method (jaxstab.train).
+# scikit-learn's LogisticRegression solver, not a gradient method (jaxstab.builtin.train).
 SOLVERS = ("newton",)
 
 

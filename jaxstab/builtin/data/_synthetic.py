@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxstab.data._host import pad
+from jaxstab.builtin.data._host import pad
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jaxstab.data._config import DataConfig
+    from jaxstab.builtin.data._config import DataConfig
 
 
 def uniform_coin(cfg: DataConfig, keys: dict, hp: dict) -> dict:

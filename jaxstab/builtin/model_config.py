@@ -1,4 +1,4 @@
-"""The ``[model]`` section and its rules (the modules are in ``jaxstab.models``)."""
+"""The ``[model]`` section and its rules (the modules are in ``jaxstab.builtin.models``)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxstab._linalg import orthogonal
-from jaxstab.model_config import RECURRENT, ModelConfig
+from jaxstab.builtin.model_config import RECURRENT, ModelConfig
 
 # The article's four by their Keras names; any other `jax.nn` function by its own name.
 _ACT = {"relu": nn.relu, "tanh": jnp.tanh, "sigmoid": nn.sigmoid, "linear": lambda x: x}
