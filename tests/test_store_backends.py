@@ -24,7 +24,7 @@ import pytest
 from jaxstab.errors import UserError
 from jaxstab.runs import Runs
 from jaxstab.store import BaseStore, open_store
-from jaxstab.study import study_from_dict
+from jaxstab.loader import study_from_dict
 from jaxstab.units import units
 
 HERE = Path(__file__).parent

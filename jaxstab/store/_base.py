@@ -1,21 +1,15 @@
-"""The store's contract (in the shape of Optuna's ``BaseStorage``) and ``open_store``.
+"""The store's contract, in the shape of Optuna's ``BaseStorage``.
 
-Every command and library call that takes ``--store`` / ``store=`` opens it with
-``open_store``: a path is an SQLite file (one machine), a URL ``scheme://...`` names a
-database server through the backend module ``jaxstab.store._<scheme>`` (PostgreSQL:
-``postgresql://user@host:port/db``, for workers on many hosts). A backend is a class
-implementing ``BaseStore``; the SQL backends share everything but their ``Dialect`` and
-how they connect (``jaxstab.store._sql``), so a third one is one new module.
+A backend is a class implementing ``BaseStore``, opened by ``open_store`` (``_open``);
+the SQL backends share everything but their ``Dialect`` and how they connect
+(``jaxstab.store._sql``), so a third one is one new module.
 """
 
 from __future__ import annotations
 
 import abc
-import importlib
-import os
-import re
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from jaxstab.errors import UserError
 
@@ -23,11 +17,6 @@ if TYPE_CHECKING:  # (the study layer imports JAX; exporting a store needs none 
     from jaxstab.store._leases import Heartbeat, Taken
     from jaxstab.store._results import StudyResults
     from jaxstab.study import Study
-
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-# URL schemes -> backend module (jaxstab.store._<module>); another scheme is looked up
-# as a module of its own name.
-_ALIASES = {"postgres": "postgresql", "postgresql+psycopg": "postgresql"}
 
 
 class BaseStore(abc.ABC):
@@ -145,39 +134,3 @@ class BaseStore(abc.ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def open_store(where: Any, *, create: bool = True,
-               on_wait: Callable[[str], None] | None = None) -> BaseStore:
-    """The store at ``where``: an open ``BaseStore`` (returned as is), a path (SQLite),
-    ``sqlite:///path`` or a database URL. ``create=False``: a reader (nothing is
-    created; a missing store is an error)."""
-    if isinstance(where, BaseStore):
-        return where
-    text = os.fspath(where) if isinstance(where, os.PathLike) else where
-    if not isinstance(text, str):
-        raise UserError(f"--store: expected a path or a URL, got {where!r}")
-    m = _URL.match(text)
-    if m is None:
-        from jaxstab.store._sqlite import SQLiteStore
-
-        return SQLiteStore(text, create=create, on_wait=on_wait)
-    scheme = m.group(1).lower()
-    name = _ALIASES.get(scheme, scheme)
-    if name == "sqlite":
-        from jaxstab.store._sqlite import SQLiteStore
-
-        return SQLiteStore(text[len("sqlite:///"):] if text.startswith("sqlite:///")
-                           else text[len("sqlite://"):], create=create, on_wait=on_wait)
-    try:
-        module = importlib.import_module(f"jaxstab.store._{name}") \
-            if re.fullmatch(r"[a-z][a-z0-9]*", name) else None
-    except ModuleNotFoundError as e:
-        if e.name != f"jaxstab.store._{name}":
-            raise UserError(f"--store: a {scheme}:// store needs the Python package "
-                            f"`{e.name}` (pip install 'jaxstab[postgres]')") from None
-        module = None
-    if module is None or not hasattr(module, "BACKEND"):
-        raise UserError(f"--store: unknown database {scheme}://; allowed: a file path "
-                        f"(SQLite), sqlite:///PATH, postgresql://user@host:port/db")
-    return module.BACKEND(text, create=create, on_wait=on_wait)
