@@ -13,21 +13,16 @@ jaxstab.stats._effects), the rest the public compare / rank_settings.
 from __future__ import annotations
 
 import sys
-import time
-import zlib
 from types import SimpleNamespace
 
 import numpy as np
 
 from jaxstab.stats import _best, _effects, _tests, compare, rank_settings
+from _tables import rng_for, run_tables  # docs/_tables.py
 
 ALPHA = 0.05
 DISTS = ("normal", "beta", "t3", "collapse")
 COLLAPSE = 0.3  # share of runs stuck at 0.5 while the rest train to N(0.9, 0.02^2)
-
-
-def rng_for(*case: object) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(repr(case).encode()))
 
 
 def draw(dist: str, size, gen: np.random.Generator) -> np.ndarray:
@@ -215,13 +210,7 @@ TABLES = {"best": best, "spread": spread, "quantity": quantity, "intervals": int
 
 
 def main(names: list[str]) -> None:
-    for name in names or list(TABLES):
-        if name not in TABLES:
-            raise SystemExit(f"unknown table {name!r}; one of {', '.join(TABLES)}")
-        start = time.perf_counter()
-        print(f"## {name}\n")
-        TABLES[name]()
-        print(f"\n({time.perf_counter() - start:.0f} s)\n", flush=True)
+    run_tables(TABLES, names)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 import warnings
-import zlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,16 +26,13 @@ import scipy.stats as st
 from jaxstab.stats import (adjust_pvalues, compare, divergence_test, factorial,
                            seeds_needed, std_interval)
 from jaxstab.stats import _best, _tests
+from _tables import rng_for, run_tables  # docs/_tables.py
 
 ALPHA = 0.05
 DISTS = ("normal", "beta", "collapse")
 NS = (5, 10, 30)
 BETA = (45, 5)
 COLLAPSE = 0.2  # share of runs stuck at 0.5 while the rest train to N(0.9, 0.02^2)
-
-
-def rng_for(*case: object) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(repr(case).encode()))
 
 
 def draw(dist: str, size, gen: np.random.Generator) -> np.ndarray:
@@ -338,13 +333,7 @@ TABLES = {"spread": spread, "bf_null": bf_null, "std": std, "seeds": seeds, "typ
 
 
 def main(names: list[str]) -> None:
-    for name in names or list(TABLES):
-        if name not in TABLES:
-            raise SystemExit(f"unknown table {name!r}; one of {', '.join(TABLES)}")
-        start = time.perf_counter()
-        print(f"## {name}\n")
-        TABLES[name]()
-        print(f"\n({time.perf_counter() - start:.0f} s)\n", flush=True)
+    run_tables(TABLES, names)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ docs/statistics.md.
 
 from jaxstab.stats._aggregate import aggregate as aggregate
 from jaxstab.stats._analysis import Analysis as Analysis
+from jaxstab.stats._analysis import selects_sources as selects_sources
 from jaxstab.stats._analysis import SettingRow as SettingRow
 from jaxstab.stats._analysis import analyze as analyze
 from jaxstab.stats._best import Rank as Rank
@@ -83,6 +84,7 @@ from jaxstab.stats._survival import kaplan_meier as kaplan_meier
 from jaxstab.stats._survival import target_summary as target_summary
 from jaxstab.stats._survival import time_to_target as time_to_target
 from jaxstab.stats._variance import SourceVariance as SourceVariance
+from jaxstab.stats._variance import share_intervals as share_intervals
 from jaxstab.stats._study import EXPLORE_RESAMPLES as EXPLORE_RESAMPLES
 from jaxstab.stats._study import RNG_SEED as RNG_SEED
 from jaxstab.stats._study import higher_is_better as higher_is_better

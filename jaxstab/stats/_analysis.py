@@ -21,6 +21,7 @@ from jaxstab.stats._noise import NoiseBaseline, noise_baselines
 from jaxstab.stats._omnibus import Omnibus, omnibus
 from jaxstab.stats._summary import Summary, summarize
 from jaxstab.stats._text import format_analysis
+from jaxstab.stats._variance import SourceVariance, variance_by_source
 from jaxstab.stats._verdicts import Verdict, verdicts
 
 
@@ -69,6 +70,7 @@ class Analysis(Record):
     factorial: Factorial | None
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...]
+    variance: tuple[SourceVariance, ...] = ()  # by seed source, when settings vary one
 
     def format(self, *, max_pairs: int = 15) -> str:
         """The text ``jaxstab compare`` prints; pairs beyond ``max_pairs`` are counted
@@ -157,20 +159,27 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
     if left:
         notes.append(f"left out of the comparisons (fewer than {min_n} finished runs): "
                      + "; ".join(left))
+    sources_only = selects_sources(settings)
     if higher_is_better is None:
         higher_is_better = _study.higher_is_better(metric)
-        if metric_kind == "mean":
+        if metric_kind == "mean" and not sources_only:
             notes.append(f"ranking assumes {'higher' if higher_is_better else 'lower'} "
                          f"{metric} is better (pass higher_is_better to change it)")
     sub = _study.SimpleResults(usable)
     opts = dict(metric=metric, metric_kind=metric_kind, level=level, rng=gen,
                 n_resamples=n_resamples)
     pw = om = ranking = versus = grid = None
+    if sources_only:
+        notes.append("no ranking: the factor `vary` only selects which seed sources vary "
+                     "(a way to measure, not a setting to pick); see the variance by "
+                     "source")
     if len(usable) >= 2:
         pw = pairwise(sub, correction=correction, **opts)
         known = {(p.a_key, p.b_key): p.comparison for p in pw.pairs}
-        ranking = rank_settings(sub, higher_is_better=higher_is_better,
-                                correction=correction, alpha=alpha, pairs=known, **opts)
+        if not sources_only:
+            ranking = rank_settings(sub, higher_is_better=higher_is_better,
+                                    correction=correction, alpha=alpha, pairs=known,
+                                    **opts)
         if len(usable) >= 3:
             om = omnibus(sub, metric=metric, metric_kind=metric_kind)
         if control is not None:
@@ -184,7 +193,18 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         notes.append("control: not compared (too few settings with finished runs)")
     vs = verdicts(results, claims, correction=correction, alpha=alpha, level=level,
                   power=power, rng=gen, n_resamples=n_resamples)
+    variance = ()
+    if any(len(s.sources) == 1 for s in settings) and len(settings) >= 2:
+        variance = variance_by_source(results, metric=metric, level=level)
     name = getattr(getattr(results, "study", None), "name", "") or ""
     return Analysis(name, metric, metric_kind, correction, alpha, level,
                     bool(higher_is_better), tuple(rows), pw, om, ranking, versus, grid,
-                    vs, tuple(notes))
+                    vs, tuple(notes), variance)
+
+
+def selects_sources(settings) -> bool:
+    """Whether the settings have a factor ``vary`` with several values: a seed-source
+    study, whose settings differ in what is measured, not in how to train."""
+    values = {str(getattr(s, "factors", {}).get("vary")) for s in settings
+              if "vary" in (getattr(s, "factors", None) or {})}
+    return len(values) >= 2

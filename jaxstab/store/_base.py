@@ -77,9 +77,11 @@ class BaseStore(abc.ABC):
                 for s in seeds.tolist()}
 
     @abc.abstractmethod
-    def export_rows(self) -> Iterator[tuple]:
+    def export_rows(self, curves: bool = False) -> Iterator[tuple]:
         """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step),
-        ordered by study name, fingerprint, setting, seed and metric, streamed."""
+        ordered by study name, fingerprint, setting, seed and metric, streamed.
+        ``curves``: a ``step`` ends each row, and the curves follow each run's metrics,
+        a row per (curve, step)."""
 
     # --- chunk sizes: runs are bit-identical only at one chunk size
     @abc.abstractmethod

@@ -153,8 +153,8 @@ class SQLStore(BaseStore):
             "SELECT value FROM looks WHERE fingerprint=? ORDER BY look",
             (fingerprint,)).fetchall()]
 
-    def export_rows(self):
-        return _read.export_rows(self.db)
+    def export_rows(self, curves: bool = False):
+        return _read.export_rows(self.db, curves)
 
 
 def _none(value):
