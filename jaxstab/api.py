@@ -58,9 +58,9 @@ def _as_study(study: Study | str) -> Study:
 
 
 def _open(store, **kwargs):
-    from jaxstab.store import Store
+    from jaxstab.store import open_store
 
-    return store if isinstance(store, Store) else Store(store, **kwargs)
+    return open_store(store, **kwargs)
 
 
 def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
