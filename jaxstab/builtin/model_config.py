@@ -15,10 +15,10 @@ CONTINUOUS = ("l2", "dropout")
 
 def _check_activation(name: str) -> None:
     """The article's four by their Keras names, or any ``jax.nn`` function."""
-    import jax
-
     if name in ("relu", "tanh", "sigmoid", "linear"):
         return
+    import jax  # only for a name beyond the four: `jaxstab list` imports no JAX
+
     fn = getattr(jax.nn, name, None)
     if not callable(fn) or name.startswith("_") or isinstance(fn, type):
         check_choice("model.activation", name,

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import NamedTuple
-
-import jax
-import jax.numpy as jnp
-import optax
+from typing import TYPE_CHECKING, NamedTuple
 
 from jaxstab._check import FrozenArgs, check_choice, check_range, fail
+
+if TYPE_CHECKING:  # imported where used: reading a study's [train] needs no JAX
+    import jax.numpy as jnp
+    import optax
 
 # Continuous fields: traced hyperparameters, vmapped with the seeds.
 CONTINUOUS = ("learning_rate", "momentum", "weight_decay")
@@ -35,6 +35,10 @@ def scale_by_keras_adam(b1: float = 0.9, b2: float = 0.999,
     effective ε/√(1−β₂ᵗ), which differs from ``optax.adam`` early in training and at high
     learning rates; optax has no switch for it, hence this transformation.
     """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
 
     def init_fn(params):
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
@@ -55,23 +59,33 @@ def scale_by_keras_adam(b1: float = 0.9, b2: float = 0.999,
 
 
 def keras_adam(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-7):
+    import optax
+
     return optax.chain(scale_by_keras_adam(b1, b2, eps),
                        optax.scale_by_learning_rate(learning_rate))
 
 
 def _sgd(learning_rate):
+    import optax
+
     return optax.sgd(learning_rate)
 
 
 def _momentum(learning_rate, momentum):
+    import optax
+
     return optax.sgd(learning_rate, momentum=momentum)
 
 
 def _adam(learning_rate):
+    import optax
+
     return optax.adam(learning_rate)
 
 
 def _adamw(learning_rate, weight_decay):
+    import optax
+
     return optax.adamw(learning_rate, weight_decay=weight_decay)
 
 
@@ -89,6 +103,8 @@ SOLVERS = ("newton",)
 
 def _optax_factory(name: str):
     """An optax optimizer by its own name (``lion``, ``rmsprop``, ``adabelief``, ...)."""
+    import optax
+
     fn = getattr(optax, name, None)
     if name.startswith("_") or not callable(fn):
         return None
@@ -189,6 +205,8 @@ def _schedule(cfg: TrainConfig, peak, total_steps: int):
     """The learning rate at each step (a function of the step count) for a traced peak:
     optax's schedule of shape at peak 1, times the peak (optax's own schedules test
     their values in Python, which a traced value cannot answer)."""
+    import optax
+
     end = 0.0 if cfg.end_value is None else cfg.end_value
     total = max(total_steps, 1)
     if cfg.schedule == "warmup_cosine":
@@ -205,6 +223,8 @@ def make_optimizer(cfg: TrainConfig, hp: dict, total_steps: int = 1,
                    swept: tuple[str, ...] = CONTINUOUS) -> optax.GradientTransformation:
     """``hp`` values may be traced arrays: inject_hyperparams keeps them in the state.
     ``swept``: the continuous hyperparameters that are factors of the study."""
+    import optax
+
     factory, names = _factory(cfg.optimizer, swept)
     kwargs = {n: hp[n] for n in names}
     if cfg.schedule not in (None, "constant"):

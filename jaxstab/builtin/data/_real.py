@@ -15,8 +15,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from typing import TYPE_CHECKING
@@ -81,6 +79,9 @@ def device_split(cfg: DataConfig, keys: dict, hp: dict, x, y, n_classes: int) ->
     """Split by a permutation from the `split` key, flip training labels with the
     `resample` key. ``y`` is float (class index); a flipped label moves to a uniformly
     drawn *other* class."""
+    import jax
+    import jax.numpy as jnp
+
     out = {}
     n = x.shape[0]
     if cfg.n_test:
@@ -106,6 +107,9 @@ def source(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fixed_device(cfg: DataConfig, keys: dict, hp: dict) -> dict:
+    import jax
+    import jax.numpy as jnp
+
     x_all, y_all = source(cfg)
     n_classes = cfg.n_classes
     x, y = jnp.asarray(x_all), jnp.asarray(y_all, jnp.float32)
@@ -118,6 +122,8 @@ def fixed_device(cfg: DataConfig, keys: dict, hp: dict) -> dict:
 def signal_step(n_steps: int, lag):
     """Where long_range puts the label's evidence: ``lag`` steps before the end, or the
     first step when the lag is 0 (not set)."""
+    import jax.numpy as jnp
+
     lag = jnp.asarray(lag)
     return jnp.where(lag > 0, n_steps - lag, 0).astype(jnp.int32)
 
@@ -127,6 +133,9 @@ def long_range(cfg: DataConfig, keys: dict, hp: dict) -> dict:
     ``n_features`` steps, ``lag`` steps before its end (default: the first step); every
     other step is N(0, 1) noise, so a recurrent model must carry one number across
     ``lag`` steps (and its gradient must flow back as far)."""
+    import jax
+    import jax.numpy as jnp
+
     ky, kx = jax.random.split(keys["data"])
     y = jax.random.bernoulli(ky, 0.5, (cfg.n_samples,)).astype(jnp.float32)
     noise = jax.random.normal(kx, (cfg.n_samples, cfg.n_features), jnp.float32)

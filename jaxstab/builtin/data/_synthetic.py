@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxstab.builtin.data._host import pad
@@ -15,6 +13,9 @@ if TYPE_CHECKING:
 
 def uniform_coin(cfg: DataConfig, keys: dict, hp: dict) -> dict:
     """Examples 2 and 3: ``np.random.rand(n, d)`` features, ``randint(0, 2, n)`` labels."""
+    import jax
+    import jax.numpy as jnp
+
     kx, ky = jax.random.split(keys["data"])
     x = jax.random.uniform(kx, (cfg.n_samples, cfg.n_features), jnp.float32)
     y = jax.random.bernoulli(ky, 0.5, (cfg.n_samples,)).astype(jnp.float32)
