@@ -132,17 +132,25 @@ def claim_settings(claim: Any, settings: list[Any], where: str) -> tuple[Any, An
     return sa, sb
 
 
-def claim_groups(claim: Any, settings: list[Any], targets: Sequence[Any], where: str):
+def claim_groups(claim: Any, settings: list[Any], targets: Sequence[Any], where: str,
+                 strata: Sequence[str] = ()):
     """The claim's settings as groups of their curves' last points (NaN: diverged), for
-    the run counts and divergence test a verdict shows, and whether they pair."""
+    the run counts and divergence test a verdict shows, and whether they pair (never
+    across strata: each side then pools its setting of every stratum)."""
     if claim.kind == "time_to_target":
         find_target(claim, targets, where)
+    pairs = _strata_pairs(claim, settings, strata, where)
     out = []
-    for s in claim_settings(claim, settings, where):
-        c, div, seeds = curve_runs(s, claim.metric, where)
-        last = np.where(div, NAN, c[:, -1] if c.shape[1] else NAN)
-        out.append(_study.Group(_study.label(s.factors) or s.key, s.key, last, seeds,
-                                frozenset(s.sources)))
+    for side in (0, 1):
+        lasts, seeds = [], []
+        for p in pairs:
+            c, div, sd = curve_runs(p[side], claim.metric, where)
+            lasts.append(np.where(div, NAN, c[:, -1] if c.shape[1] else NAN))
+            seeds.append(sd)
+        s = pairs[0][side]
+        name = _study.label({k: v for k, v in s.factors.items() if k not in strata})
+        out.append(_study.Group(name or s.key, s.key, np.concatenate(lasts),
+                                None if strata else seeds[0], frozenset(s.sources)))
     return out[0], out[1], _study.can_pair(*out)
 
 

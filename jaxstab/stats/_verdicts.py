@@ -160,7 +160,7 @@ def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Ge
              n_resamples: int, targets=(), strata=()) -> _Row:
     if claim.kind in CURVE_KINDS:
         where = _check_claim(claim)
-        ga, gb, paired = _targets.claim_groups(claim, settings, targets, where)
+        ga, gb, paired = _targets.claim_groups(claim, settings, targets, where, strata)
         fa, fb = _study.aligned(ga, gb) if paired else (ga.values, gb.values)
         div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
         short = _targets.shortfall(claim, ga, gb, paired)
