@@ -8,7 +8,7 @@ Run from the repository root (every table has a fixed seed):
     python docs/survival_tables.py                 # every table
     python docs/survival_tables.py median logrank  # some of them
 
-Tables: median, logrank, seeds, curve_test, band. Thousands of replications call the
+Tables: median, logrank, seeds, curve_test, band, profile. Thousands of replications call the
 very functions the library calls, vectorized over replications (km_positions,
 median_ci, rmst, logrank_parts); the curve tables call curve_test and curve_band
 themselves, one replication at a time.
@@ -19,24 +19,27 @@ from __future__ import annotations
 import math
 import sys
 import time
-import zlib
 
 import numpy as np
 import scipy.optimize as opt
 import scipy.stats as st
 
-from jaxstab.stats import curve_band, curve_test, seeds_needed_time_to_target
+from jaxstab.stats import (
+    TimeToTarget,
+    curve_band,
+    curve_test,
+    seeds_needed_time_to_target,
+    time_profile,
+)
+from jaxstab.stats._profiles import _area, _ratios
 from jaxstab.stats._survcompare import _z, logrank_parts
 from jaxstab.stats._survival import km_positions, median_ci, rmst, rmst_t_parts
+from _tables import rng_for  # docs/_tables.py
 
 NS = (8, 16, 64)
 CENSORING = (0.0, 0.3, 0.7)
 # Time to target: ceil of a Weibull(1.5, scale 15) in steps (ties, as on a step grid).
 SHAPE, SCALE, TAU, H = 1.5, 15.0, 20.0, 200
-
-
-def rng_for(*case: object) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(repr(case).encode()))
 
 
 def surv(t: np.ndarray) -> np.ndarray:
@@ -175,8 +178,10 @@ CURVE = 0.9 - 0.4 * np.exp(-np.arange(STEPS) / 10)
 
 def table_curve_test(reps: int = 1_000) -> None:
     print(f"{reps} replications a cell, {STEPS} steps, both settings the same mean curve "
-          f"with AR(1) noise; paired: a per-seed curve shared by both settings plus "
-          f"independent noise; 999 resamples a test; alpha 0.05 (Monte-Carlo error "
+          f"with AR(1) noise; unpaired: independent settings; paired: a per-seed curve "
+          f"shared by both settings plus independent noise (the unpaired test on such "
+          f"data is conservative: it ignores the shared part); 999 resamples a test; "
+          f"alpha 0.05 (Monte-Carlo error "
           f"+-{1.96 * math.sqrt(0.0475 / reps):.3f})")
     print("| noise | runs a setting | unpaired (permutation max-t) | paired (sign-flip max-t) |")
     print("|---|---|---|---|")
@@ -185,12 +190,14 @@ def table_curve_test(reps: int = 1_000) -> None:
             gen = rng_for("curve_test", dist, n)
             rej = {False: 0, True: 0}
             for _ in range(reps):
+                a = CURVE + 0.02 * ar_noise(gen, n, STEPS, dist)
+                b = CURVE + 0.02 * ar_noise(gen, n, STEPS, dist)
+                rej[False] += curve_test(a, b, n_resamples=999, rng=gen).p_value <= 0.05
                 seed = ar_noise(gen, n, STEPS, dist)
                 a = CURVE + 0.02 * (seed + ar_noise(gen, n, STEPS, dist))
                 b = CURVE + 0.02 * (seed + ar_noise(gen, n, STEPS, dist))
-                for paired in (False, True):
-                    rej[paired] += curve_test(a, b, paired=paired, n_resamples=999,
-                                              rng=gen).p_value <= 0.05
+                rej[True] += curve_test(a, b, paired=True, n_resamples=999,
+                                        rng=gen).p_value <= 0.05
             print(f"| {dist} | {n} | {rej[False] / reps:.3f} | {rej[True] / reps:.3f} |")
 
 
@@ -229,8 +236,50 @@ def table_band(reps: int = 1_000) -> None:
                   f"{np.mean(crits):.2f} |")
 
 
+def table_profile(reps: int = 400) -> None:
+    # Two methods on 5 tasks; lognormal steps to target (sigma 0.5), so the true median
+    # of a cell is exp(mu); b is slower than a by the factors below on each task.
+    mu = np.log([20.0, 40.0, 60.0, 80.0, 100.0])
+    slower = np.array([0.7, 1.0, 1.5, 2.0, 3.0])
+    true = np.exp(np.stack([mu, mu + np.log(slower)]))
+    score = _area(_ratios(true), 4.0)
+    print(f"{reps} replications a cell, 2 methods x 5 tasks, lognormal steps to target "
+          f"(sigma 0.5), b slower than a by {slower.tolist()} (true scores "
+          f"{score[0]:.3f}, {score[1]:.3f}); censoring: an exponential time with mean "
+          f"(1/c - 1) x the cell's true median, c the nominal share (the share seen is "
+          f"in the table); 1000 bootstrap resamples; Monte-Carlo error "
+          f"+-{1.96 * math.sqrt(0.0475 / reps):.3f}")
+    print("| nominal c | seen censored | runs a cell | covers: a | covers: b | mean width: a "
+          "| mean width: b |")
+    print("|---|---|---|---|---|---|---|")
+    for share in (0.0, 0.3):
+        for n in NS[:2]:
+            gen = rng_for("profile", share, n)
+            hits, widths, seen = np.zeros(2), np.zeros(2), 0.0
+            for _ in range(reps):
+                cells = {}
+                for m, name in enumerate("ab"):
+                    cells[name] = []
+                    for k in range(5):
+                        t = true[m, k] * np.exp(0.5 * gen.standard_normal(n))
+                        c = gen.exponential(true[m, k] * (1 / share - 1), n) if share else \
+                            np.full(n, np.inf)
+                        h = float(np.max(np.minimum(t, c)))
+                        seen += np.mean(t > c) / 10
+                        cells[name].append(TimeToTarget(
+                            np.minimum(t, c), np.where(t <= c, 1, 0).astype(np.int8), h))
+                prof = time_profile(cells, n_resamples=1000, rng=gen)
+                for m, name in enumerate("ab"):
+                    iv = prof.score[name]
+                    hits[m] += iv.low <= score[m] <= iv.high
+                    widths[m] += iv.high - iv.low
+            print(f"| {share:.0%} | {seen / reps:.2f} | {n} | {hits[0] / reps:.3f} | "
+                  f"{hits[1] / reps:.3f} | "
+                  f"{widths[0] / reps:.3f} | {widths[1] / reps:.3f} |")
+
+
 TABLES = {"median": table_median, "logrank": table_logrank, "seeds": table_seeds,
-          "curve_test": table_curve_test, "band": table_band}
+          "curve_test": table_curve_test, "band": table_band, "profile": table_profile}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(TABLES):

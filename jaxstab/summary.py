@@ -31,8 +31,8 @@ def _ranking(results: StudyResults, metric: str):
     from jaxstab.errors import UserError
 
     ran = [s for s in results.settings if len(s.seeds)]
-    if len(ran) < 2:
-        return None
+    if len(ran) < 2 or stats.selects_sources(ran):
+        return None  # nothing to rank, or settings that differ only in what varies
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=RuntimeWarning)

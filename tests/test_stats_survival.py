@@ -14,12 +14,26 @@ from lifelines.statistics import logrank_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 
 from jaxstab.errors import UserError
-from jaxstab.stats import (TimeToTarget, compare_time_to_target, curve_band, curve_test,
-                           kaplan_meier, seeds_needed_time_to_target, target_summary,
-                           time_profile, time_to_target)
+from jaxstab.stats import (
+    TimeToTarget,
+    compare_time_to_target,
+    curve_band,
+    curve_test,
+    kaplan_meier,
+    seeds_needed_time_to_target,
+    target_summary,
+    time_profile,
+    time_to_target,
+)
 from jaxstab.stats._survcompare import logrank_parts
-from jaxstab.stats._survival import (CENSORED, DIVERGED, REACHED, km_positions, median_ci,
-                                     rmst)
+from jaxstab.stats._survival import (
+    CENSORED,
+    DIVERGED,
+    REACHED,
+    km_positions,
+    median_ci,
+    rmst,
+)
 
 nan = float("nan")
 
@@ -335,3 +349,9 @@ def test_curve_test_inputs():
         curve_test(a, a, paired="yes")
     same = curve_test(a + 0.5, a + 0.5, n_resamples=99, rng=0)
     assert same.statistic == 0 and same.p_value == 1.0
+    rng = np.random.default_rng(13)
+    x, y = rng.normal(size=(12, 5)), rng.normal(size=(12, 5))
+    one, two = curve_test(x, y, rng=4), curve_test(x, y, rng=4)
+    assert one.p_value == two.p_value and np.array_equal(one.step_p, two.step_p)
+    y[2, 3] = nan
+    assert "1 run(s) with a non-finite point" in curve_test(x, y, rng=4).note

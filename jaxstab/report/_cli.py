@@ -9,13 +9,16 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default="reports", help="folder to write the pages to")
     p.add_argument("--jobs", type=int, default=None,
                    help="studies built at once (default: one per core)")
+    p.add_argument("--smoothing", type=float, default=0.0, metavar="W",
+                   help="smooth each run's learning curve by an exponential moving average "
+                        "of weight W in [0, 1) before the bands are drawn (default 0: none)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
     from jaxstab.report._write import write_report
 
-    paths = write_report(args.store, args.out, jobs=args.jobs)
+    paths = write_report(args.store, args.out, jobs=args.jobs, smoothing=args.smoothing)
     pages = sum(1 for p in paths if p.suffix == ".html") - 1
     print(f"wrote {paths[0]} and {pages} study page{'s' if pages != 1 else ''} "
           f"(with JSON and per-seed CSV twins) to {paths[0].parent}")

@@ -11,6 +11,7 @@ docs/statistics.md.
 
 from jaxstab.stats._aggregate import aggregate as aggregate
 from jaxstab.stats._analysis import Analysis as Analysis
+from jaxstab.stats._analysis import selects_sources as selects_sources
 from jaxstab.stats._analysis import SettingRow as SettingRow
 from jaxstab.stats._analysis import analyze as analyze
 from jaxstab.stats._best import Rank as Rank
@@ -86,6 +87,7 @@ from jaxstab.stats._targets import ClaimTest as ClaimTest
 from jaxstab.stats._targets import TargetRow as TargetRow
 from jaxstab.stats._targets import target_rows as target_rows
 from jaxstab.stats._variance import SourceVariance as SourceVariance
+from jaxstab.stats._variance import share_intervals as share_intervals
 from jaxstab.stats._study import EXPLORE_RESAMPLES as EXPLORE_RESAMPLES
 from jaxstab.stats._study import RNG_SEED as RNG_SEED
 from jaxstab.stats._study import higher_is_better as higher_is_better

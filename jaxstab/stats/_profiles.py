@@ -14,7 +14,7 @@ from jaxstab.stats._base import Record
 from jaxstab.stats._intervals import Interval
 from jaxstab.stats._survival import (
     TimeToTarget,
-    _record,
+    checked_record,
     first_at_or_below,
     km_positions,
 )
@@ -77,7 +77,7 @@ def _inputs(times: Any, taus: Any, tau_max: Any) -> tuple[list[str], list[list],
     if len({len(c) for c in cells}) != 1 or not cells[0]:
         raise UserError(f"times: every method needs the same number of tasks (>= 1), got "
                         f"{ {m: len(c) for m, c in zip(methods, cells)} }")
-    cells = [[_record(x, f"times[{m!r}]") for x in c] for m, c in zip(methods, cells)]
+    cells = [[checked_record(x, f"times[{m!r}]") for x in c] for m, c in zip(methods, cells)]
     if isinstance(tau_max, bool) or not isinstance(tau_max, (int, float, np.number)) or \
             not 1 < float(tau_max) < np.inf:
         raise UserError(f"tau_max: must be a finite number > 1, got {tau_max!r}")

@@ -18,7 +18,7 @@ from jaxstab.stats._intervals import Interval
 from jaxstab.stats._survival import (
     DIVERGED_AS,
     TimeToTarget,
-    _record,
+    checked_record,
     horizon_of,
     km_positions,
     rmst,
@@ -93,7 +93,7 @@ def _strata(a: Any, b: Any) -> tuple[list[TimeToTarget], list[TimeToTarget]]:
     if not a or len(a) != len(b):
         raise UserError(f"a, b: need the same number of strata (>= 1), got {len(a)} and "
                         f"{len(b)}")
-    return ([_record(x, "a") for x in a], [_record(x, "b") for x in b])
+    return ([checked_record(x, "a") for x in a], [checked_record(x, "b") for x in b])
 
 
 # The asymptotic log-rank test rejects 6.6% at alpha 0.05 with 8 runs a setting and no
