@@ -190,6 +190,8 @@ class Study:
             if len(values) == 0:
                 fail(f"factors.{n}", "empty list, give at least one value")
         self._canonical_factors()
+        if isinstance(self.targets, list):
+            object.__setattr__(self, "targets", tuple(self.targets))
         _check_targets(self.targets, self.claims)
         for claim in self.claims:
             if metrics is not None and claim.kind not in CURVE_KINDS:
