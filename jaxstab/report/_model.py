@@ -27,7 +27,7 @@ from jaxstab.report._power import seeds_needed
 from jaxstab.errors import UserError
 from jaxstab.report._runs import Curve as Curve
 from jaxstab.report._runs import curves, environment, runs_csv
-from jaxstab.store import Store, StudyResults
+from jaxstab.store import BaseStore, StudyResults
 
 RNG_SEED = an.RNG_SEED
 _NO_JSON = {"json": False}  # fields the JSON twin leaves out (the CSV carries them)
@@ -329,7 +329,7 @@ def index_entry(r: StudyReport) -> IndexEntry:
         claims=len(r.config.get("claims") or ()))
 
 
-def study_report(store: Store, name: str, fingerprint: str, slug: str,
+def study_report(store: BaseStore, name: str, fingerprint: str, slug: str,
                  generated: str, smoothing: float = 0.0) -> StudyReport:
     """One study of the store, read and built (the unit a report worker does)."""
     from jaxstab.reading import read
@@ -343,18 +343,18 @@ def study_report(store: Store, name: str, fingerprint: str, slug: str,
                            smoothing)
 
 
-def plan(store: Store) -> list[tuple[str, str, str]]:
+def plan(store: BaseStore) -> list[tuple[str, str, str]]:
     """(name, fingerprint, slug) of every study (the newest version of each name)."""
     latest = {name: fp for name, fp, _ in store.studies()}  # newest of a name is last
     names = slugs(list(latest))
     return [(n, latest[n], names[n]) for n in sorted(latest)]
 
 
-def build(store: Store, now: datetime | None = None) -> tuple[IndexReport, list[StudyReport]]:
+def build(store: BaseStore, now: datetime | None = None) -> tuple[IndexReport, list[StudyReport]]:
     """Every study of the store (the newest version of each name), and the index."""
     generated = timestamp(now or datetime.now(UTC))
     reports = [study_report(store, n, fp, slug, generated) for n, fp, slug in plan(store)]
-    return IndexReport(store.path.name, generated,
+    return IndexReport(store.name, generated,
                        tuple(index_entry(r) for r in reports)), reports
 
 
