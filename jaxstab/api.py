@@ -371,8 +371,8 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     db = _open(store, create=False)
     got = read(db, find(db, study, fingerprint))
     res, search, seq, looks = got.results, got.search, got.sequential, got.looks
-    claims = (res.study.claims if _stored_name(db, study) or fingerprint
-              else _as_study(study).claims)
+    given = res.study if _stored_name(db, study) or fingerprint else _as_study(study)
+    claims, targets = given.claims, given.targets  # analysis: from the file when given
     if seq is not None:
         claims = ()  # decided sequentially: no fixed-sample verdict of these data
     metric = metric or res.study.main_metric
@@ -384,7 +384,8 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
 
     # The statistics' resampling settings, so that compare and the report give one answer.
     analysis = analyze(res, claims, metric=metric, metric_kind=kind, correction=correction,
-                       control=control, rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES)
+                       control=control, rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES,
+                       targets=targets)
     search_ver = search.verdicts(correction=correction) if search else []
     others = tuple(fp for fp in db.versions(res.study.name) if fp != res.fingerprint)
     return Comparison(res.study.name, res.fingerprint, analysis, search, search_ver, others,

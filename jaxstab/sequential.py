@@ -47,6 +47,10 @@ def check(study: Study, first: int | None, max_seeds: int | None) -> tuple[int, 
     if not study.claims:
         raise UserError(f"--until-decided: study {study.name} has no claims to decide; "
                         f"run it without --until-decided")
+    for i, c in enumerate(study.claims):
+        if c.kind == "curve":
+            raise UserError(f"claims[{i}].kind: `curve` (max-t over steps) is decided in "
+                            f"fixed runs only; run {study.name} without --until-decided")
     from jaxstab.stats import look_schedule
     from jaxstab.stats._sequential import MIN_FIRST
 
@@ -67,13 +71,16 @@ def upto(results, seeds: int):
     return replace(results, settings=out)
 
 
-def verdicts_at(results, claims, schedule, look: int) -> list:
-    """The claims' sequential verdicts at ``look`` (0-based), recomputed from the runs."""
+def verdicts_at(results, claims, schedule, look: int, targets=None) -> list:
+    """The claims' sequential verdicts at ``look`` (0-based), recomputed from the runs
+    (``targets``: of time_to_target claims; default the stored study's)."""
     from jaxstab.stats import sequential_verdicts
 
     data = upto(results, schedule[look])
+    if targets is None:
+        targets = results.study.targets
     return sequential_verdicts(data.settings, claims, schedule=schedule, upto=look,
-                               correction=CORRECTION)
+                               correction=CORRECTION, targets=targets)
 
 
 def look_record(schedule, look: int, verdicts, claims=()) -> dict:
@@ -144,7 +151,7 @@ def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], di
     start = len(recorded)
     # Decisions of looks taken before an interruption are recomputed from the runs.
     verdicts = [] if start == 0 else verdicts_at(db.results(fingerprint), study.claims,
-                                                  schedule, start - 1)
+                                                  schedule, start - 1, study.targets)
     taken = start
     for look in range(start, len(schedule)):
         if look > 0 and _decided(verdicts):
@@ -153,7 +160,8 @@ def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], di
         only = None if look == 0 else set(seeds_to_run(verdicts))
         yield schedule[look], only
         _barrier(f"jaxstab look {fingerprint} {look}")
-        verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look)
+        verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look,
+                               study.targets)
         if jax.process_index() == 0:
             verdicts = adopt(verdicts, save(look, look_record(schedule, look, verdicts,
                                                               study.claims)), schedule)

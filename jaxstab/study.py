@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from jaxstab._check import check_choice, check_range, fail, hashable, int_hint
@@ -33,6 +33,42 @@ ENGINE_VERSION = 3
 MAX_RUNS = 100_000_000  # settings x seeds: 15 minutes at a GPU's 110k runs/s
 MAX_NAME = 120
 DIRECTIONS = ("greater", "less", "two-sided")
+# Claims about whole curves: ``time_to_target`` (``metric`` names a target's curve) and
+# ``curve`` (the mean curves differ at some step; max-t, so two-sided only).
+CLAIM_KINDS = ("mean", "spread", "time_to_target", "curve")
+CURVE_KINDS = ("time_to_target", "curve")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A level a learning curve must reach: ``curve >= reach`` (an accuracy) or
+    ``curve <= below`` (a loss). Analysis like claims: never part of the fingerprint."""
+
+    curve: str
+    reach: float | None = None
+    below: float | None = None
+    where: str = field(default="targets", compare=False, repr=False)  # for messages
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.curve, str) or not self.curve.strip():
+            fail(f"{self.where}.curve", "must be the name of a recorded curve")
+        if (self.reach is None) == (self.below is None):
+            fail(self.where, "give exactly one of `reach` (curve >= value) or `below` "
+                 "(curve <= value)")
+        name = "reach" if self.below is None else "below"
+        v = getattr(self, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            fail(f"{self.where}.{name}", f"must be a finite number, got {v!r}")
+        object.__setattr__(self, name, float(v))
+
+    @property
+    def text(self) -> str:
+        return f"{self.curve} >= {self.reach:g}" if self.below is None \
+            else f"{self.curve} <= {self.below:g}"
+
+    def to_dict(self) -> dict:
+        return {"curve": self.curve, **({"reach": self.reach} if self.below is None
+                                        else {"below": self.below})}
 
 
 @dataclass(frozen=True)
@@ -48,8 +84,11 @@ class Claim:
     b: Mapping[str, Any]
 
     def __post_init__(self) -> None:
-        check_choice("claims.kind", self.kind, ("mean", "spread"))
+        check_choice("claims.kind", self.kind, CLAIM_KINDS)
         check_choice("claims.direction", self.direction, DIRECTIONS)
+        if self.kind == "curve" and self.direction != "two-sided":
+            fail("claims.direction", "a claim of kind `curve` says the curves differ "
+                 "somewhere (max-t over steps): use direction = \"two-sided\"")
         if not self.text.strip():
             fail("claims.text", "must not be empty")
 
@@ -124,6 +163,8 @@ class Study:
     train: Any = None
     factors: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     claims: tuple[Claim, ...] = ()
+    # Analysis, like claims: what time to target means for this study's curves.
+    targets: tuple[Target, ...] = ()
     search: SearchConfig | None = None
     # The settings that exist, when they are not the whole grid (imported scores).
     points: tuple[Mapping[str, Any], ...] | None = None
@@ -149,8 +190,11 @@ class Study:
             if len(values) == 0:
                 fail(f"factors.{n}", "empty list, give at least one value")
         self._canonical_factors()
+        if isinstance(self.targets, list):
+            object.__setattr__(self, "targets", tuple(self.targets))
+        _check_targets(self.targets, self.claims)
         for claim in self.claims:
-            if metrics is not None:
+            if metrics is not None and claim.kind not in CURVE_KINDS:
                 check_choice("claims.metric", claim.metric, metrics)
             for side in ("a", "b"):
                 for k, v in getattr(claim, side).items():
@@ -239,6 +283,8 @@ class Study:
                  f"recorded: {', '.join(sorted(every))}")
         settings = self.settings()
         for i, c in enumerate(self.claims):
+            if c.kind in CURVE_KINDS:  # curves are checked against the stored runs
+                continue
             # the claim's own two settings must record its metric
             arms = [s.key for s in settings for side in (c.a, c.b)
                     if all(_plain(dict(s.factors).get(k)) == _plain(v)
@@ -258,6 +304,8 @@ class Study:
             "claims": [c.to_dict() for c in self.claims],
         }
         d.update(self.tasked.describe(self))
+        if self.targets:  # absent when empty: studies without targets keep their JSON
+            d["targets"] = [t.to_dict() for t in self.targets]
         if self.search is not None:
             d["search"] = section_dict(self.search)
         if self.points is not None:
@@ -274,6 +322,21 @@ class Study:
         keep["engine"] = ENGINE_VERSION
         blob = json.dumps(keep, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _check_targets(targets: Any, claims: tuple[Claim, ...]) -> None:
+    if not isinstance(targets, tuple) or not all(isinstance(t, Target) for t in targets):
+        fail("targets", "expected a tuple of Target (curve, reach or below)")
+    curves = [t.curve for t in targets]
+    if len(set(curves)) != len(curves):
+        twice = next(c for c in curves if curves.count(c) > 1)
+        fail(f"targets[{curves.index(twice, curves.index(twice) + 1)}].curve",
+             f"`{twice}` has a target already; one target per curve")
+    for i, c in enumerate(claims):
+        if c.kind == "time_to_target" and c.metric not in curves:
+            have = ", ".join(curves) or "none (add [[targets]])"
+            fail(f"claims[{i}].metric", f"`{c.metric}` has no target; a time_to_target "
+                 f"claim names a target's curve; targets: {have}")
 
 
 def _check_name(name: Any) -> None:

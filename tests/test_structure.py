@@ -221,3 +221,5 @@ def test_every_builtin_study_passes_its_checks_and_records_what_it_claims():
             out = jax.eval_shape(_program(s), *_inputs([s] * 2, [0, 1], study.seed))
             got = set(out["metrics"]) | {"diverged"}
             assert got == builtin.recorded_metrics(s), (name, s.key)
+            for t in study.targets:  # a target names a curve the program returns
+                assert t.curve in out["curves"], (name, s.key, t.curve)

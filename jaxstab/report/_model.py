@@ -117,6 +117,8 @@ class StudyReport:
     baselines: tuple[an.Baseline, ...] = ()
     divergence: tuple[an.Divergence, ...] = ()
     sequential: SequentialReport | None = None  # claims decided by a sequential run
+    targets: tuple = ()  # stats.TargetRow per target and setting (Kaplan-Meier numbers)
+    bands: tuple = ()  # (curve, setting key, stats.CurveBand): both bands of mean curves
     shown_config: Mapping[str, Any] = field(default_factory=dict, metadata=_NO_JSON)
     runs_csv: str = field(default="", metadata=_NO_JSON)
 
@@ -249,7 +251,8 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
     claims = tuple(getattr(study, "claims", ()) or ()) if sequential is None else ()
     recorded = sorted({m for s in results.settings for m in s.metrics} - {"diverged"})
     metrics = tuple([main] + [m for m in recorded if m != main])
-    table_metrics = tuple(dict.fromkeys([main] + [c.metric for c in claims]))
+    table_metrics = tuple(dict.fromkeys([main] + [c.metric for c in claims
+                                                  if c.kind in ("mean", "spread")]))
     ran = [s for s in results.settings if len(s.seeds)]
     notes: list[str] = []
     if len(ran) < len(results.settings):
@@ -308,6 +311,8 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
         divergence=an.divergence(a, results), shown_config=study.tasked.shown(study),
         sequential=None if sequential is None else SequentialReport(
             tuple(sequential.schedule), sequential.looks, tuple(sequential.verdicts)),
+        targets=a.targets if a is not None else (),
+        bands=an.curve_bands(results, study, claims, notes) if ran else (),
         runs_csv=runs_csv(results))
 
 

@@ -83,6 +83,9 @@ from jaxstab.stats._survival import TimeToTarget as TimeToTarget
 from jaxstab.stats._survival import kaplan_meier as kaplan_meier
 from jaxstab.stats._survival import target_summary as target_summary
 from jaxstab.stats._survival import time_to_target as time_to_target
+from jaxstab.stats._targets import ClaimTest as ClaimTest
+from jaxstab.stats._targets import TargetRow as TargetRow
+from jaxstab.stats._targets import target_rows as target_rows
 from jaxstab.stats._variance import SourceVariance as SourceVariance
 from jaxstab.stats._variance import share_intervals as share_intervals
 from jaxstab.stats._study import EXPLORE_RESAMPLES as EXPLORE_RESAMPLES

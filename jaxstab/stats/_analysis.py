@@ -20,6 +20,7 @@ from jaxstab.stats._multiple import CORRECTIONS, Pairwise, pairwise
 from jaxstab.stats._noise import NoiseBaseline, noise_baselines
 from jaxstab.stats._omnibus import Omnibus, omnibus
 from jaxstab.stats._summary import Summary, summarize
+from jaxstab.stats._targets import TargetRow, target_rows
 from jaxstab.stats._text import format_analysis
 from jaxstab.stats._variance import SourceVariance, variance_by_source
 from jaxstab.stats._verdicts import Verdict, verdicts
@@ -71,6 +72,7 @@ class Analysis(Record):
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...]
     variance: tuple[SourceVariance, ...] = ()  # by seed source, when settings vary one
+    targets: tuple[TargetRow, ...] = ()  # time to each target, per setting
 
     def format(self, *, max_pairs: int = 15) -> str:
         """The text ``jaxstab compare`` prints; pairs beyond ``max_pairs`` are counted
@@ -138,13 +140,15 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
             metric_kind: str = "mean", correction: str = "holm", control: Any = None,
             rng: Any = None, alpha: float = 0.05, level: float = 0.95,
             power: float = 0.8, higher_is_better: bool | None = None,
-            n_resamples: int = 9999) -> Analysis:
+            n_resamples: int = 9999, targets: Any = None,
+            strata: Sequence[str] = ()) -> Analysis:
     """Analyze ``metric`` (default: the study's main metric) of study ``results`` and
     judge ``claims``: per-setting summaries, divergence and test-noise baselines; every
     pair (``pairwise``, corrected over all pairs); the omnibus test; the ranking with
     the set tied with the best (corrected over all ordered pairs); each setting against
     ``control`` (factor values; corrected over k - 1); for grids of two or more
-    factors, main effects and interactions (Freedman-Lane permutation); verdicts.
+    factors, main effects and interactions (Freedman-Lane permutation); verdicts; per
+    ``targets`` (default: the study's), each setting's time to target.
     ``rng`` seeds every resampling (None: fixed), so the record is reproducible.
     """
     claims, metric, alpha, level = _check_options(
@@ -191,15 +195,18 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         notes.append(f"fewer than 2 settings with {min_n} finished runs: no comparisons")
     if control is not None and versus is None:
         notes.append("control: not compared (too few settings with finished runs)")
+    if targets is None:
+        targets = getattr(getattr(results, "study", None), "targets", ())
     vs = verdicts(results, claims, correction=correction, alpha=alpha, level=level,
-                  power=power, rng=gen, n_resamples=n_resamples)
+                  power=power, rng=gen, n_resamples=n_resamples, targets=targets,
+                  strata=strata)
     variance = ()
     if any(len(s.sources) == 1 for s in settings) and len(settings) >= 2:
         variance = variance_by_source(results, metric=metric, level=level)
     name = getattr(getattr(results, "study", None), "name", "") or ""
     return Analysis(name, metric, metric_kind, correction, alpha, level,
                     bool(higher_is_better), tuple(rows), pw, om, ranking, versus, grid,
-                    vs, tuple(notes), variance)
+                    vs, tuple(notes), variance, target_rows(results, targets, level=level))
 
 
 def selects_sources(settings) -> bool:
