@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import math
 import sqlite3
+from array import array
 from pathlib import Path
+
+import numpy as np
 
 from jaxstab._check import csv_text_back, hashable
 from jaxstab.env import budget
 from jaxstab.errors import UserError
+from jaxstab.runs import Runs
 from jaxstab.study import Study, setting_key
 from jaxstab.task import IMPORTED
 
@@ -118,15 +123,15 @@ def _long_rows(path, header, rows, study_name):
     if "study" in col:
         # An export of several studies: take the one named; of one study: take it,
         # whatever name it is stored under now. (Decided from the rows, so they are
-        # read twice: first the study names only.)
-        rows = list(rows)
+        # read twice, not kept: first the study names only.)
         names = sorted({r[col["study"]] for _, r in rows if len(r) == n_fields})
+        rows = _body(path, itertools.islice(_rows(path), 1, None))
         if len(names) > 1:
-            rows = [(n, r) for n, r in rows
-                    if len(r) != n_fields or r[col["study"]] == study_name]
-            if not any(len(r) == n_fields for _, r in rows):
+            if study_name not in names:
                 raise UserError(f"--study: the file holds several studies and none is "
                                 f"`{study_name}`; it holds: {', '.join(names)}")
+            rows = ((n, r) for n, r in rows
+                    if len(r) != n_fields or r[col["study"]] == study_name)
     for n, r in rows:
         if len(r) != n_fields:
             raise UserError(f"{path}: line {n} has {len(r)} fields, the header {n_fields}")
@@ -165,8 +170,9 @@ def _body(path, rows):
         yield row
 
 
-def read_scores(path: str, study_name: str) -> tuple[list[dict], dict]:
-    """(settings in grid order, {(setting key, seed): {metric: value}})."""
+def read_scores(path: str, study_name: str) -> tuple[list[dict], list[Runs], list[str], str]:
+    """(settings in grid order, the runs as columns (one ``Runs`` per set of metrics a
+    run has), the metrics in first-seen order, a digest of the scores)."""
     rows = _rows(path)
     first = next(rows, None)
     if first is None:
@@ -180,35 +186,117 @@ def read_scores(path: str, study_name: str) -> tuple[list[dict], dict]:
     body = _body(path, rows)
     it = (_long_rows(path, header, body, study_name) if long
           else _wide_rows(path, header, body))
-    runs: dict[tuple[str, int], dict] = {}
+    # Each score goes into typed columns (33 bytes), not a dict per run and a record per
+    # run: a 1M-row file imports in tens of MB (docs/performance.md).
+    cols = {k: array(t) for k, t in (("sid", "i"), ("seed", "q"), ("metric", "i"),
+                                     ("value", "d"), ("div", "b"), ("line", "q"))}
     settings: dict[str, dict] = {}
+    sid_of: dict[str, int] = {}
+    metric_id: dict[str, int] = {}
     most = budget("SETTINGS")
     for line, setting, seed_text, metric, value, div in it:
-        raw = settings.get(setting)
-        if raw is None:
+        sid = sid_of.get(setting)
+        if sid is None:
             if len(settings) >= most:
                 raise UserError(f"setting: more than {most:,} settings in the file, "
                                 f"allowed at most {most:,}")
-            raw = settings[setting] = _setting(setting, line)
+            settings[setting] = _setting(setting, line)
+            sid = sid_of[setting] = len(sid_of)
         seed = _number(seed_text, "seed", line)
         if not (math.isfinite(seed) and seed == int(seed) and 0 <= seed < 10_000_000):
             raise UserError(f"seed: line {line}: {_short(seed_text)!r} is not a seed index "
                             f"(an integer from 0 to 9,999,999)")
-        run = runs.setdefault((setting, int(seed)), {})
-        if metric == "diverged":
-            continue  # recomputed from the values and the `diverged` column
-        if metric in run:
-            raise UserError(f"{path}: line {line}: {_short(metric)} of setting "
-                            f"{_short(setting)} seed {int(seed)} is given twice")
-        run[metric] = _number(value, "value", line)
-        if div:
-            run["__diverged"] = True
-    if not runs:
+        if metric == "diverged":  # recomputed from the values and the `diverged` column
+            mid, v, div = -1, math.nan, False
+        else:
+            mid = metric_id.setdefault(metric, len(metric_id))
+            v = _number(value, "value", line)
+        for k, x in zip(cols.values(), (sid, int(seed), mid, v, div, line)):
+            k.append(x)
+    if not cols["line"]:
         raise UserError(f"{path}: no rows under its header")
-    return _canonical(path, settings, runs)
+    points, key_of = _canonical(settings)
+    c = {k: np.frombuffer(v, dtype=v.typecode) for k, v in cols.items()}
+    runs, digest = _columns(path, c, list(settings), key_of, list(metric_id))
+    return points, runs, list(metric_id), digest
 
 
-def _canonical(path: str, settings: dict, runs: dict) -> tuple[list[dict], dict]:
+def _twice(group, c) -> int | None:
+    """The row (the first in the file) that gives a metric of a run a second time;
+    ``group``: the run's setting of each row."""
+    got = np.flatnonzero(c["metric"] >= 0)
+    order = got[np.lexsort((c["line"][got], c["metric"][got], c["seed"][got],
+                            group[got]))]
+    same = ((group[order[1:]] == group[order[:-1]])
+            & (c["seed"][order[1:]] == c["seed"][order[:-1]])
+            & (c["metric"][order[1:]] == c["metric"][order[:-1]]))
+    if not same.any():
+        return None
+    dup = order[1:][same]
+    return int(dup[np.argmin(c["line"][dup])])
+
+
+def _columns(path, c, raw, key_of, metrics) -> tuple[list[Runs], str]:
+    """The runs of the rows ``c`` (columns), checked, and the digest of their scores."""
+    i = _twice(c["sid"], c)
+    if i is not None:
+        raise UserError(f"{path}: line {int(c['line'][i])}: "
+                        f"{_short(metrics[c['metric'][i]])} of setting "
+                        f"{_short(raw[c['sid'][i]])} seed {int(c['seed'][i])} is given twice")
+    keys = sorted(set(key_of))
+    rank = {k: j for j, k in enumerate(keys)}
+    cid = np.array([rank[k] for k in key_of], np.int64)[c["sid"]]
+    i = _twice(cid, c)
+    if i is not None:
+        raise UserError(f"{path}: {_short(metrics[c['metric'][i]])} of setting "
+                        f"{key_of[c['sid'][i]]} seed {int(c['seed'][i])} is given twice "
+                        f"(as {_short(raw[c['sid'][i]])} and another spelling)")
+    # Runs in (setting key, seed) order: the seed index is below 10^7.
+    run_ids, inv = np.unique(cid * 10_000_000 + c["seed"], return_inverse=True)
+    setting, seeds = run_ids // 10_000_000, run_ids % 10_000_000
+    n, got = len(run_ids), c["metric"] >= 0
+    vals = np.full((n, len(metrics)), np.nan)
+    have = np.zeros((n, len(metrics)), bool)
+    vals[inv[got], c["metric"][got]] = c["value"][got]
+    have[inv[got], c["metric"][got]] = True
+    flagged = np.zeros(n, bool)
+    flagged[inv[c["div"] != 0]] = True
+    diverged = flagged | (have & ~np.isfinite(vals)).any(axis=1)
+    stored = np.where(diverged[:, None], np.nan, vals)
+    digest = _digest([keys[j] for j in setting.tolist()], seeds, vals, have, flagged,
+                     metrics)
+    kinds, which = np.unique(have, axis=0, return_inverse=True)
+    parts = []
+    for g, kind in enumerate(kinds):
+        rows = np.flatnonzero(which.reshape(-1) == g)
+        used, at = np.unique(setting[rows], return_inverse=True)
+        m = {metrics[j]: stored[rows, j] for j in np.flatnonzero(kind)}
+        m["diverged"] = diverged[rows].astype(np.float64)
+        parts.append(Runs.build([keys[j] for j in used], at, seeds[rows], diverged[rows],
+                                np.zeros(len(rows), np.int64), m, {}))
+    return parts, digest
+
+
+def _digest(keys, seeds, vals, have, flagged, metrics, batch: int = 10_000) -> str:
+    """sha256 of the JSON of ``[[key, seed, [[metric, value], ...]], ...]`` (the metrics
+    by name, ``__diverged`` among them where flagged), written a batch at a time: the
+    same digest as the whole list's JSON, which earlier versions stored as the study's
+    ``task_source``, so a file imported again is the same study."""
+    by_name = sorted(range(len(metrics)), key=metrics.__getitem__)
+    h = hashlib.sha256(b"[")
+    for a in range(0, len(keys), batch):
+        items = []
+        for k, s, hv, vv, f in zip(keys[a:a + batch], seeds[a:a + batch].tolist(),
+                                   have[a:a + batch].tolist(), vals[a:a + batch].tolist(),
+                                   flagged[a:a + batch].tolist()):
+            pairs = [(metrics[j], vv[j]) for j in by_name if hv[j]]
+            items.append((k, s, sorted(pairs + [("__diverged", True)]) if f else pairs))
+        h.update(((", " if a else "") + json.dumps(items, default=repr)[1:-1]).encode())
+    h.update(b"]")
+    return h.hexdigest()[:16]
+
+
+def _canonical(settings: dict) -> tuple[list[dict], list[str]]:
     """One setting per value, as a study holds it: a factor with a float among its
     numbers holds floats (``{"lr": 1}`` and ``{"lr": 1.0}`` are one setting, as
     ``Study`` makes them); true/false mixed with numbers is refused (``true == 1`` in
@@ -231,30 +319,19 @@ def _canonical(path: str, settings: dict, runs: dict) -> tuple[list[dict], dict]
             for f in settings.values():
                 f[n] = float(f[n]) + 0.0  # (-0.0 is 0.0, as in Study)
     key_of = {raw: setting_key(f) for raw, f in settings.items()}
-    merged: dict[tuple[str, int], dict] = {}
-    for (raw, seed), vals in runs.items():
-        run = merged.setdefault((key_of[raw], seed), {})
-        for metric in vals:
-            if metric in run and metric != "__diverged":
-                raise UserError(f"{path}: {_short(metric)} of setting {key_of[raw]} seed "
-                                f"{seed} is given twice (as {_short(raw)} and another "
-                                f"spelling)")
-        run.update(vals)
     points = {key_of[raw]: f for raw, f in settings.items()}
     order = {n: {hashable(v): i for i, v in enumerate(
         _unique([p[n] for p in points.values()]))} for n in names}
     ranked = sorted(points.values(),
                     key=lambda p: tuple(order[n][hashable(p[n])] for n in names))
-    return ranked, merged
+    return ranked, list(key_of.values())
 
 
 def import_scores(path: str, study_name: str, *, store, claims_file: str | None = None):
     """Write the scores of ``path`` into ``store`` as study ``study_name``; the study."""
     from jaxstab.loader import _claims, read_toml
-    from jaxstab.runs import RunRecord
 
-    points, runs = read_scores(path, study_name)
-    metrics = list(dict.fromkeys(m for r in runs.values() for m in r if m != "__diverged"))
+    points, runs, metrics, digest = read_scores(path, study_name)
     extra: dict = {}
     if claims_file is not None:
         d = read_toml(claims_file)
@@ -271,22 +348,12 @@ def import_scores(path: str, study_name: str, *, store, claims_file: str | None 
             raise UserError(f"claims[{i}].metric: `{c.metric}` is not in the file; it has: "
                             f"{', '.join(metrics)}")
     names = list(points[0])
-    blob = json.dumps(sorted((k, s, sorted(v.items())) for (k, s), v in runs.items()),
-                      default=repr)
     study = Study(name=study_name, task=IMPORTED, main_metric=main,
-                  seeds=max(s for _, s in runs) + 1,
-                  task_source=hashlib.sha256(blob.encode()).hexdigest()[:16],
+                  seeds=max(int(r.seeds.max()) for r in runs) + 1, task_source=digest,
                   factors=tuple((n, tuple(_unique([p[n] for p in points])))
                                 for n in names),
                   points=tuple(points), **{k: v for k, v in extra.items()
                                            if k != "main_metric"})
-    recs = []
-    for (key, seed), vals in sorted(runs.items()):
-        div = bool(vals.pop("__diverged", False)) or not all(
-            math.isfinite(v) for v in vals.values())
-        m = {k: (None if div or not math.isfinite(v) else v) for k, v in vals.items()}
-        m["diverged"] = float(div)
-        recs.append(RunRecord(key, seed, m, {}, div, 0 if div else None))
     from jaxstab.store import open_store
 
     db = open_store(store)
@@ -296,7 +363,10 @@ def import_scores(path: str, study_name: str, *, store, claims_file: str | None 
     try:
         with db.transaction():  # the study and its runs, or nothing (a full disk)
             fp = db.ensure_study(study)
-            added = db.write_chunk(fp, recs, 0.0, {"imported": str(Path(path).resolve())})
+            # One Runs is written as columns; runs that lack some metrics, per record.
+            added = db.write_chunk(fp, runs[0] if len(runs) == 1 else
+                                   [r for part in runs for r in part], 0.0,
+                                   {"imported": str(Path(path).resolve())})
     except BaseException as e:
         if db is not store:
             db.close()
