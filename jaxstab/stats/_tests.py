@@ -57,7 +57,30 @@ def mann_whitney(a, b, alternative, rng=None, n_resamples=None):
     return r.statistic, r.pvalue
 
 
+# From this many runs a side the permutation tests give their normal limit: the
+# permutation distribution of a mean difference is normal to well within the Monte
+# Carlo error of n_resamples draws there (tests/test_stats_scale.py compares p on both
+# sides of it), and resampling n runs n_resamples times would grow as n x resamples.
+ASYMPTOTIC_N = 5_000
+
+
+def _normal_p(z, alternative):
+    if alternative == "less":
+        return st.norm.cdf(z)
+    if alternative == "greater":
+        return st.norm.sf(z)
+    return 2 * st.norm.sf(np.abs(z))
+
+
 def permutation(a, b, alternative, rng, n_resamples):
+    if min(np.shape(a)[-1], np.shape(b)[-1]) >= ASYMPTOTIC_N:
+        # The permutation variance of the mean difference: the pooled sample's variance
+        # x (1/na + 1/nb), exactly, given the pooled values.
+        both = np.concatenate([a, b], axis=-1)
+        na, nb = np.shape(a)[-1], np.shape(b)[-1]
+        diff = _mean_diff(a, b)
+        se = np.sqrt(both.var(axis=-1, ddof=1) * (1 / na + 1 / nb))
+        return diff, _normal_p(diff / se, alternative)
     r = quiet(st.permutation_test, (a, b), _mean_diff, vectorized=True, axis=-1,
               batch=_batch(a, b), n_resamples=n_resamples, alternative=alternative, rng=rng)
     return r.statistic, r.pvalue
@@ -76,6 +99,14 @@ def wilcoxon(a, b, alternative, rng=None, n_resamples=None):
 
 
 def paired_permutation(a, b, alternative, rng, n_resamples):
+    if np.shape(a)[-1] >= ASYMPTOTIC_N:
+        # The sign-flip variance of the mean difference given |d|: sum(d^2) / n^2.
+        d = np.asarray(a, float) - np.asarray(b, float)
+        diff = d.mean(axis=-1)
+        se = np.sqrt((d * d).sum(axis=-1)) / d.shape[-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = _normal_p(diff / se, alternative)
+        return diff, np.where(se > 0, p, 1.0)
     # permutation_type="samples" swaps a_i and b_i within each seed: a sign-flip test.
     r = quiet(st.permutation_test, (a, b), _mean_diff, vectorized=True, axis=-1,
               batch=_batch(a, b), permutation_type="samples", n_resamples=n_resamples,
