@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='a setting to compare every other with, e.g. \'{"learning_rate": 0.001}\'')
     c.add_argument("--fingerprint", help="which stored version of the study (default: "
                                          "the one given, else the most recently run)")
+    c.add_argument("--lower-is-better", action="append", default=[], metavar="NAME",
+                   help="a metric whose lower values are better (repeatable; overrides "
+                        "the study's [metrics] and the guess from the name)")
     c.set_defaults(func=cmd_compare)
     i = sub.add_parser("import", help="scores made elsewhere (CSV) into the store")
     i.add_argument("file", help="CSV: setting, seed, metric, value (the export's columns) "
@@ -112,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--study", required=True, help="the study name to store them under")
     i.add_argument("--claims", help="a TOML file whose [[claims]] (and main_metric) apply")
     i.add_argument("--store", default="results.sqlite")
+    i.add_argument("--strata", action="append", default=[], metavar="FACTOR",
+                   help="a factor whose values are tasks (datasets), not treatments "
+                        "(repeatable, or comma-separated)")
+    i.add_argument("--lower-is-better", action="append", default=[], metavar="NAME",
+                   help="a metric whose lower values are better (repeatable)")
     i.set_defaults(func=cmd_import)
     add_report_parser(sub)
     return p
@@ -314,7 +322,7 @@ def cmd_compare(args) -> int:
 
     cmp = compare(args.store, args.study, metric=args.metric, kind=args.kind,
                   correction=args.correction, fingerprint=args.fingerprint,
-                  control=args.control)
+                  control=args.control, lower_is_better=args.lower_is_better)
     if args.json:
         print(json.dumps(cmp.to_dict(), indent=2, allow_nan=False))
     else:
@@ -325,8 +333,10 @@ def cmd_compare(args) -> int:
 def cmd_import(args) -> int:
     from jaxstab.importer import import_scores
 
+    strata = [f.strip() for x in args.strata for f in x.split(",") if f.strip()]
     study, added = import_scores(args.file, args.study, store=args.store,
-                                 claims_file=args.claims)
+                                 claims_file=args.claims, strata=strata,
+                                 lower_is_better=args.lower_is_better)
     print(f"{study.name}: {added} runs imported into {args.store} "
           f"({len(study.settings())} settings)")
     return 0

@@ -3,7 +3,9 @@ statistics, verdicts and report: ``jaxstab import FILE.csv --study NAME``.
 
 The file has the export's columns: ``setting, seed, metric, value`` (long: one row per
 run and metric; ``study``, ``fingerprint``, ``diverged`` and ``diverged_step`` are
-optional) or ``setting, seed`` and one column per metric (wide). ``setting`` is a JSON
+optional) or ``setting, seed`` and one column per metric (wide), or is tidy: one
+column per factor, ``seed``, and one column per metric (pandas' shape, e.g.
+``dataset,algo,seed,accuracy``; see ``tidy``). ``setting`` is a JSON
 object of factor values (what ``jaxstab export`` writes) or a plain label (the factor is
 then called ``setting``). Runs with the same seed index are taken as paired across
 settings, as jaxstab's own are. An empty value is a diverged run.
@@ -97,9 +99,11 @@ def _ordered(values: list) -> list:
     return values
 
 
-def read_scores(path: str, study_name: str) -> tuple[list[dict], dict]:
+def read_scores(path: str, study_name: str, factors=()) -> tuple[list[dict], dict]:
     """(settings in grid order, {(setting key, seed): {metric: value}})."""
     header, rows = _read(path)
+    if "setting" not in header and "seed" in header:
+        header, rows = tidy(path, header, rows, factors)
     for need in ("setting", "seed"):
         if need not in header:
             raise UserError(f"FILE: no `{need}` column; columns: {', '.join(header)}")
@@ -136,19 +140,38 @@ def read_scores(path: str, study_name: str) -> tuple[list[dict], dict]:
     return points, runs
 
 
-def import_scores(path: str, study_name: str, *, store, claims_file: str | None = None):
-    """Write the scores of ``path`` into ``store`` as study ``study_name``; the study."""
+def import_scores(path: str, study_name: str, *, store, claims_file: str | None = None,
+                  strata=(), lower_is_better=()):
+    """Write the scores of ``path`` into ``store`` as study ``study_name``; the study.
+    ``strata``: factors whose values are tasks; ``lower_is_better``: metric names."""
     from jaxstab.loader import _claims, read_toml
     from jaxstab.runs import RunRecord
 
-    points, runs = read_scores(path, study_name)
+    try:
+        points, runs = read_scores(path, study_name, strata)
+    except UserError as e:  # the file by its name, not as FILE
+        msg = str(e)
+        raise UserError(f"{path}: {msg[6:]}" if msg.startswith("FILE: ") else msg) \
+            from None
     metrics = list(dict.fromkeys(m for r in runs.values() for m in r if m != "__diverged"))
-    extra: dict = {}
+    extra: dict = {"strata": tuple(strata)}
     if claims_file is not None:
         d = read_toml(claims_file)
         extra["claims"] = _claims(claims_file, d.get("claims", []))
         if "main_metric" in d:
             extra["main_metric"] = d["main_metric"]
+        if "strata" in d and not strata:
+            extra["strata"] = tuple(d["strata"]) if isinstance(d["strata"], list) \
+                else d["strata"]
+        extra["metrics"] = dict(d.get("metrics", {})) \
+            if isinstance(d.get("metrics", {}), dict) else d["metrics"]
+    for m in lower_is_better:
+        if m not in metrics:
+            raise UserError(f"--lower-is-better: `{m}` is not a metric of {path}; it has: "
+                            f"{', '.join(metrics)}")
+    if lower_is_better:
+        extra["metrics"] = {**extra.get("metrics", {}),
+                            **{m: "lower" for m in lower_is_better}}
     main = extra.get("main_metric") or ("test_accuracy" if "test_accuracy" in metrics
                                         else metrics[0])
     if main not in metrics:
@@ -193,3 +216,54 @@ def _unique(values: list) -> list:
         if v not in out:
             out.append(v)
     return _ordered(out)
+
+
+def tidy(path: str, header: list[str], rows: list[list[str]], factors=()) -> tuple:
+    """A tidy file (one column per factor, ``seed``, one per metric) in the wide form
+    (``setting`` a JSON object of the row's factor values). Factors: the columns named
+    in ``factors`` (the strata) and every column holding a value that is not a number;
+    the other columns are metrics (a number column that is a factor, such as a learning
+    rate, is named in ``factors``)."""
+    for f in factors:
+        if f not in header:
+            raise UserError(f"--strata: {path} has no column `{f}`; columns: "
+                            f"{', '.join(header)}")
+    col = {h: i for i, h in enumerate(header)}
+    for n, r in enumerate(rows, start=2):
+        if len(r) != len(header):
+            raise UserError(f"{path}: line {n} has {len(r)} fields, the header "
+                            f"{len(header)}")
+    keep = [h for h in header if h not in ("seed", "diverged", "diverged_step")]
+    names = [h for h in keep if h in factors or not all(
+        _is_number(r[col[h]]) for r in rows)]
+    if not names:
+        raise UserError(f"{path}: no `setting` column and no factor column (a column of "
+                        f"labels, or one named by --strata); columns: {', '.join(header)}")
+    if len(names) == len(keep):
+        raise UserError(f"{path}: no metric column (a column of numbers) besides the "
+                        f"factors {', '.join(names)}")
+    rest = [h for h in header if h not in names]
+    out = [["setting"] + rest]
+    for r in rows:
+        setting = {h: _factor_value(r[col[h]]) for h in names}
+        out.append([json.dumps(setting)] + [r[col[h]] for h in rest])
+    return out[0], out[1:]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text.strip() == ""  # an empty metric value is a diverged run
+    return True
+
+
+def _factor_value(text: str):
+    """A number where the cell is one (a learning rate), else the label."""
+    try:
+        v = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(v):
+        return text
+    return int(v) if v == int(v) and "." not in text and "e" not in text.lower() else v

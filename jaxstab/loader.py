@@ -59,16 +59,16 @@ def _claims(origin: str, v: Any) -> tuple[Claim, ...]:
         for k in c:
             if k not in fields:
                 unknown_key(f"{origin}: [[claims]]", k, fields)
-        missing = [k for k in fields if k not in c]
+        missing = [k for k in fields if k not in c and k != "statistic"]
         if missing:
             fail(f"claims[{i}]", f"missing key `{missing[0]}`")
         for side in ("a", "b"):
             if not isinstance(c[side], Mapping):
                 fail(f"claims[{i}].{side}", "expected a table of factor values")
         for k, typ in fields.items():
-            if typ == "str":
+            if typ == "str" and k in c:
                 check_type(f"claims[{i}].{k}", c[k], typ)
-        claims.append(Claim(**{k: c[k] for k in fields}))
+        claims.append(Claim(**{k: c[k] for k in fields if k in c}))
     return tuple(claims)
 
 
@@ -114,6 +114,17 @@ def study_from_dict(d: Mapping[str, Any], origin: str = "study", *,
             if not isinstance(v, list) or not all(isinstance(p, Mapping) for p in v):
                 fail("points", "expected an array of tables")
             kwargs[name] = tuple(dict(p) for p in v)
+        elif name == "strata":
+            if isinstance(v, str):
+                v = [v]
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                fail("strata", "expected a list of factor names")
+            kwargs[name] = tuple(v)
+        elif name == "metrics":
+            if not isinstance(v, Mapping):
+                fail(f"{origin}: [metrics]", 'expected a table {metric = "higher" | '
+                     '"lower"}')
+            kwargs[name] = dict(v)
         elif name == "task":
             kwargs[name] = check_type("task", v, "str")
         else:

@@ -33,6 +33,9 @@ MAX_SETTINGS = 100_000
 MAX_RUNS = 100_000_000  # settings x seeds: 15 minutes at a GPU's 110k runs/s
 MAX_NAME = 120
 DIRECTIONS = ("greater", "less", "two-sided")
+# rliable's aggregates (jaxstab.stats.aggregate), for a claim across strata.
+STATISTICS = ("mean", "median", "iqm", "optimality_gap")
+METRIC_DIRECTIONS = ("higher", "lower")
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,23 @@ class Claim:
     direction: str
     a: Mapping[str, Any]
     b: Mapping[str, Any]
+    # The aggregate of a claim across strata ("" = the IQM): Study.is_aggregate.
+    statistic: str = ""
 
     def __post_init__(self) -> None:
         check_choice("claims.kind", self.kind, ("mean", "spread"))
         check_choice("claims.direction", self.direction, DIRECTIONS)
+        if self.statistic:
+            check_choice("claims.statistic", self.statistic, STATISTICS)
         if not self.text.strip():
             fail("claims.text", "must not be empty")
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "metric": self.metric, "kind": self.kind,
-                "direction": self.direction, "a": dict(self.a), "b": dict(self.b)}
+        d = {"text": self.text, "metric": self.metric, "kind": self.kind,
+             "direction": self.direction, "a": dict(self.a), "b": dict(self.b)}
+        if self.statistic:  # absent otherwise: stored studies without it read the same
+            d["statistic"] = self.statistic
+        return d
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,12 @@ class Study:
     points: tuple[Mapping[str, Any], ...] | None = None
     # The hash of the user task's source (set when the task is resolved): identity.
     task_source: str = ""
+    # Factors whose values are tasks (datasets), not treatments: settings are compared
+    # within a stratum, aggregates across. Analysis, like claims: not in the fingerprint.
+    strata: tuple[str, ...] = ()
+    # Declared metric directions, {metric: "higher" | "lower"} (TOML [metrics]); an
+    # undeclared metric's direction is guessed from its name (stats.guess_direction).
+    metrics: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -149,6 +165,7 @@ class Study:
             if len(values) == 0:
                 fail(f"factors.{n}", "empty list, give at least one value")
         self._canonical_factors()
+        self._check_analysis(names)
         for claim in self.claims:
             if metrics is not None:
                 check_choice("claims.metric", claim.metric, metrics)
@@ -176,7 +193,65 @@ class Study:
             fail("factors", f"the setting {twice} is listed twice")
         check_runs(len(settings), self.seeds, "seeds")
         for i, claim in enumerate(self.claims):
-            _check_claim_selects(i, claim, settings)
+            if self.is_aggregate(claim):
+                self._check_aggregate_claim(i, claim, names)
+            else:
+                _check_claim_selects(i, claim, settings)
+                self._check_within_stratum(i, claim)
+
+    def _check_analysis(self, names: list[str]) -> None:
+        strata = (self.strata,) if isinstance(self.strata, str) else self.strata
+        if not isinstance(strata, (list, tuple)) or not all(isinstance(n, str)
+                                                            for n in strata):
+            fail("strata", "expected a list of factor names")
+        for n in strata:
+            check_choice("strata", n, tuple(x for x in names if x != "vary"))
+        if len(set(strata)) != len(strata) or (
+                strata and len(strata) == len([x for x in names if x != "vary"])):
+            fail("strata", "a factor listed twice, or every factor a stratum (leave one to "
+                 "compare)")
+        object.__setattr__(self, "strata", tuple(strata))
+        metrics = self.metrics or {}
+        if not isinstance(metrics, Mapping):
+            fail("metrics", 'expected a table {metric = "higher" | "lower"}')
+        known = self.tasked.metrics
+        for m, d in metrics.items():
+            if known is not None:
+                check_choice("metrics", m, known)
+            check_choice(f"metrics.{m}", d, METRIC_DIRECTIONS)
+        object.__setattr__(self, "metrics", dict(sorted(metrics.items())) or None)
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """The declared direction of ``metric`` (None: not declared, guess it)."""
+        d = (self.metrics or {}).get(metric)
+        return None if d is None else d == "higher"
+
+    def is_aggregate(self, claim: Claim) -> bool:
+        """A claim whose sides leave every stratum factor out speaks across strata."""
+        return bool(self.strata) and not any(k in self.strata for side in (claim.a, claim.b)
+                                             for k in side)
+
+    def _check_aggregate_claim(self, i: int, claim: Claim, names: list[str]) -> None:
+        treatments = [n for n in names if n not in self.strata and n != "vary"]
+        for side in ("a", "b"):
+            missing = [n for n in treatments if n not in getattr(claim, side)]
+            if missing:
+                fail(f"claims[{i}].{side}", f"a claim across strata names every other "
+                     f"factor; missing `{missing[0]}`")
+        if _plain(dict(claim.a)) == _plain(dict(claim.b)):
+            fail(f"claims[{i}]", "a and b name the same setting; a claim compares two")
+        if claim.kind != "mean":
+            fail(f"claims[{i}].kind", "a claim across strata compares aggregates: `mean`")
+
+    def _check_within_stratum(self, i: int, claim: Claim) -> None:
+        if claim.statistic:
+            fail(f"claims[{i}].statistic", "only for a claim across strata (its sides "
+                 "leave the strata factors out)")
+        for n in self.strata:
+            if _plain(claim.a.get(n)) != _plain(claim.b.get(n)):
+                fail(f"claims[{i}]", f"a and b are in different strata ({n}); settings are "
+                     f"compared within a stratum, leave `{n}` out of both sides for a "
+                     f"claim across strata")
 
     @property
     def tasked(self) -> Task:
@@ -257,6 +332,10 @@ class Study:
             d["search"] = section_dict(self.search)
         if self.points is not None:
             d["points"] = [dict(p) for p in self.points]
+        if self.strata:  # absent otherwise: studies without them keep their JSON
+            d["strata"] = list(self.strata)
+        if self.metrics:
+            d["metrics"] = dict(self.metrics)
         return d
 
     @property
