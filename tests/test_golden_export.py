@@ -185,5 +185,5 @@ def test_import_mistakes_are_one_line(cli, tmp_path):
     assert rc == 2 and err.strip() == "jaxstab: error: seed: line 2: 'x' is not a number"
     (tmp_path / "bad.csv").write_text("seed,acc\n1,0.5\n")
     rc, _, err = cli("import", "bad.csv", "--study", "s")
-    assert rc == 2 and "FILE: no `setting` column" in err
+    assert rc == 2 and "bad.csv: no `setting` column and no factor column" in err
     assert not (tmp_path / "results.sqlite").exists()
