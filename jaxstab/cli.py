@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="built-in studies, one line each").set_defaults(func=cmd_list)
     r = sub.add_parser("run", help="train every seed of every setting of studies")
-    r.add_argument("study", nargs="+", help="built-in name, `article`, or a TOML path")
+    r.add_argument("study", nargs="+", help="built-in name, `article`, `suite`, or a TOML path")
     r.add_argument("--seeds", type=_positive("--seeds", 10_000_000), help="seeds per setting")
     r.add_argument("--store", default="results.sqlite")
     r.add_argument("--chunk-size", type=_positive("--chunk-size"), default=None,
@@ -162,10 +162,13 @@ def main(argv=None) -> int:
 
 
 def cmd_list(args) -> int:
-    from jaxstab.loader import builtin_names, load_study
+    from jaxstab.loader import GROUPS, builtin_names, load_study
 
     for name in builtin_names():
         print(f"{name:28s} {load_study(name).description}")
+    for group, what in GROUPS.items():
+        members = [n for n in builtin_names() if n.startswith(group + "/")]
+        print(f"{group:28s} (group) {what}: {', '.join(members)}")
     return 0
 
 

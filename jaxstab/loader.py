@@ -195,12 +195,18 @@ def load_study(ref: str) -> Study:
     raise UserError(f"study: unknown study `{ref}`{extra}")
 
 
+# Names of groups of built-in studies: `article` (the article's studies) and `suite`
+# (the benchmark suites: studies with strata, judged across them).
+GROUPS = {"article": "the article's studies", "suite": "the built-in benchmark suite(s)"}
+
+
 def expand_refs(refs: list[str]) -> list[Study]:
-    """`article` names the whole article suite; load (and so validate) every study."""
+    """`article` names the whole article suite, `suite` the built-in benchmark suite;
+    load (and so validate) every study."""
     out = []
     for ref in refs:
-        if ref == "article":
-            out.extend(load_study(n) for n in builtin_names() if n.startswith("article/"))
+        if ref in GROUPS:
+            out.extend(load_study(n) for n in builtin_names() if n.startswith(ref + "/"))
         else:
             out.append(load_study(ref))
     return out
