@@ -9,13 +9,17 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default="reports", help="folder to write the pages to")
     p.add_argument("--jobs", type=int, default=None,
                    help="studies built at once (default: one per core)")
+    p.add_argument("--lower-is-better", action="append", default=[], metavar="NAME",
+                   help="a metric whose lower values are better (repeatable; overrides "
+                        "a study's [metrics] and the guess from the name)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
     from jaxstab.report._write import write_report
 
-    paths = write_report(args.store, args.out, jobs=args.jobs)
+    paths = write_report(args.store, args.out, jobs=args.jobs,
+                         lower_is_better=args.lower_is_better)
     pages = sum(1 for p in paths if p.suffix == ".html") - 1
     print(f"wrote {paths[0]} and {pages} study page{'s' if pages != 1 else ''} "
           f"(with JSON and per-seed CSV twins) to {paths[0].parent}")

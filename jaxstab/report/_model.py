@@ -238,10 +238,11 @@ def _search(result) -> SearchReport:
 
 
 def build_study(results: StudyResults, slug: str, now: str, search=None,
-                sequential=None) -> StudyReport:
+                sequential=None, directions=None) -> StudyReport:
     """``search``: the study's finished search (``jaxstab.search.stored_search``);
     ``sequential``: its sequential run (``jaxstab.sequential.stored``), whose verdicts
-    replace the fixed-sample ones (never computed on sequentially collected data)."""
+    replace the fixed-sample ones (never computed on sequentially collected data);
+    ``directions``: ``{metric: higher_is_better}`` declared (else guessed by name)."""
     study = results.study
     main = study.main_metric
     claims = tuple(getattr(study, "claims", ()) or ()) if sequential is None else ()
@@ -258,7 +259,7 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
         notes.append("the claims were decided sequentially (above); the rankings and "
                      "comparisons below are fixed-sample tests of settings that got "
                      "different numbers of seeds by that design: read them as exploratory")
-    a = an.analysis(results, claims, main, notes) if ran else None
+    a = an.analysis(results, claims, main, notes, directions) if ran else None
     first = {row.key: row.summary for row in (a.settings if a is not None else ())}
     others = tuple(m for m in metrics if m not in table_metrics)
     settings = tuple(_setting(s, table_metrics, others, main, co, first.get(s.key))
@@ -322,16 +323,17 @@ def index_entry(r: StudyReport) -> IndexEntry:
 
 
 def study_report(store: Store, name: str, fingerprint: str, slug: str,
-                 generated: str) -> StudyReport:
+                 generated: str, lower_is_better=()) -> StudyReport:
     """One study of the store, read and built (the unit a report worker does)."""
-    from jaxstab.reading import read
+    from jaxstab.reading import directions, read
 
     with warnings.catch_warnings():
         # scipy warns about near-constant samples (every seed at one accuracy); the
         # statistics say so in their notes, and the warning would only be terminal noise.
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
         got = read(store, fingerprint)
-        return build_study(got.results, slug, generated, got.search, got.sequential)
+        return build_study(got.results, slug, generated, got.search, got.sequential,
+                           directions(got.results.study, list(lower_is_better)))
 
 
 def plan(store: Store) -> list[tuple[str, str, str]]:

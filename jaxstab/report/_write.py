@@ -18,14 +18,14 @@ from jaxstab.store import Store
 MAX_JOBS = 8
 
 
-def _one(task: tuple[str, str, str, str, str]):
+def _one(task: tuple):
     """A worker's unit: one study read, built and rendered; returns its index entry
     and its files. Opens the store itself (an SQLite connection must not cross a
     fork)."""
-    store_path, name, fingerprint, slug, generated = task
+    store_path, name, fingerprint, slug, generated, lower = task
     store = Store(store_path, create=False)
     try:
-        r = study_report(store, name, fingerprint, slug, generated)
+        r = study_report(store, name, fingerprint, slug, generated, lower)
     finally:
         store.close()
     return index_entry(r), study_files(r, _environment())
@@ -90,7 +90,8 @@ _UMASK = _umask()
 
 
 def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
-                 now: datetime | None = None, jobs: int | None = None) -> list[Path]:
+                 now: datetime | None = None, jobs: int | None = None,
+                 lower_is_better=()) -> list[Path]:
     """Write ``out_dir/index.html`` and, per study, ``<slug>.html``, ``<slug>.json`` and
     ``<slug>.csv`` (slug: the name with ``/`` as ``-``). ``now`` fixes the "generated"
     timestamp, so that the same store gives byte-identical files. ``jobs``: processes
@@ -110,7 +111,8 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     finally:
         store.close()
     generated = timestamp(now or datetime.now(UTC))
-    tasks = [(str(path), n, fp, slug, generated) for n, fp, slug in todo]
+    tasks = [(str(path), n, fp, slug, generated, tuple(lower_is_better))
+             for n, fp, slug in todo]
     built = _build_all(tasks, cost, n_jobs)
     index = IndexReport(store_name, generated, tuple(entry for entry, _ in built))
     files = [("index.html", render_index(index))] + [f for _, fs in built for f in fs]
