@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import time
-import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -24,6 +23,7 @@ import scipy.stats as st
 
 from jaxstab.stats import _groupseq, look_schedule
 from jaxstab.stats._power import brown_forsythe_effect, t_power
+from _tables import rng_for  # docs/_tables.py
 
 ALPHA = 0.05
 BETA = (45, 5)
@@ -32,10 +32,6 @@ DISTS = ("normal", "beta", "collapse")
 SCHEDULES = ((16, 512), (8, 256))
 RHO = 1 / (1 + 0.7**2)  # seed correlation of the paired draws below
 BATCH = 4000
-
-
-def rng_for(*case: object) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(repr(case).encode()))
 
 
 def draw(dist: str, size, gen: np.random.Generator) -> np.ndarray:

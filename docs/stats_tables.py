@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 import warnings
-import zlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,16 +26,13 @@ import scipy.stats as st
 from jaxstab.stats import (adjust_pvalues, compare, divergence_test, factorial,
                            seeds_needed, std_interval)
 from jaxstab.stats import _best, _tests
+from _tables import rng_for, run_tables  # docs/_tables.py
 
 ALPHA = 0.05
 DISTS = ("normal", "beta", "collapse")
 NS = (5, 10, 30)
 BETA = (45, 5)
 COLLAPSE = 0.2  # share of runs stuck at 0.5 while the rest train to N(0.9, 0.02^2)
-
-
-def rng_for(*case: object) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(repr(case).encode()))
 
 
 def draw(dist: str, size, gen: np.random.Generator) -> np.ndarray:
@@ -107,10 +102,9 @@ def spread(reps: int = 1000) -> None:
               "old BCa std diff excludes 0 under the null"))
     print(row(*["---"] * 9))
     for dist in DISTS:
-        mad = {False: _mad(dist), True: _mad(dist) * paired_scale(dist)}
         for n in NS:
             for paired in (False, True):
-                target = 0.5 * mad[paired]  # (1.5 - 1) times B's mean |x - median|
+                target = 0.5 * sigma_pair(dist, paired)  # (1.5 - 1) times B's std
                 gen = rng_for("spread", dist, n, paired)
                 a, b = pair(dist, n, reps, paired, 1.5, gen)
                 a0, b0 = pair(dist, n, reps, paired, 1.0, gen)
@@ -136,7 +130,7 @@ def spread(reps: int = 1000) -> None:
 
 
 def bf_null(reps: int = 20000) -> None:
-    print(f"Brown-Forsythe (the primary spread test, so also the spread intervals) under "
+    print(f"Brown-Forsythe (the primary spread test until issue 24, now a secondary) under "
           f"the null, {reps} replications, independent settings\n")
     print(row("data", *(f"n = {n}" for n in (5, 8, 10, 12, 15, 20, 30))))
     print(row(*["---"] * 8))
@@ -147,19 +141,6 @@ def bf_null(reps: int = 20000) -> None:
             a, b = draw(dist, (reps, n), gen), draw(dist, (reps, n), gen)
             rates.append(np.mean(_tests.brown_forsythe(a, b, "two-sided")[1] <= ALPHA))
         print(row(dist, *(f3(r) for r in rates)), flush=True)
-
-
-def _mad(dist: str) -> float:
-    """Population mean |x - median| of the unpaired draw, from 2e6 values."""
-    x = draw(dist, 2_000_000, rng_for("mad", dist))
-    return float(np.mean(np.abs(x - np.median(x))))
-
-
-def paired_scale(dist: str) -> float:
-    """mean |z - median| of the paired draw (common + 0.7 noise) over the unpaired one."""
-    gen = rng_for("paired-mad", dist)
-    z = draw(dist, 2_000_000, gen) + 0.7 * draw(dist, 2_000_000, gen)
-    return float(np.mean(np.abs(z - np.median(z)))) / _mad(dist)
 
 
 def sigma_pair(dist: str, paired: bool) -> float:
@@ -352,13 +333,7 @@ TABLES = {"spread": spread, "bf_null": bf_null, "std": std, "seeds": seeds, "typ
 
 
 def main(names: list[str]) -> None:
-    for name in names or list(TABLES):
-        if name not in TABLES:
-            raise SystemExit(f"unknown table {name!r}; one of {', '.join(TABLES)}")
-        start = time.perf_counter()
-        print(f"## {name}\n")
-        TABLES[name]()
-        print(f"\n({time.perf_counter() - start:.0f} s)\n", flush=True)
+    run_tables(TABLES, names)
 
 
 if __name__ == "__main__":

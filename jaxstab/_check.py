@@ -198,3 +198,14 @@ def source_digest(obj) -> str:
     except (OSError, TypeError):
         text = getattr(obj, "__qualname__", repr(obj))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def int_hint(name: str, values) -> str:
+    """Integer values make a factor static (one compile each, not a traced
+    hyperparameter): a user who wrote ``[3, 30]`` for a learning rate needs to know."""
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool)
+                             for v in values):
+        return ""
+    return (f" ({', '.join(map(str, values))}: integers, which make `{name}` a static "
+            f"factor; write floats, e.g. {float(values[0])!r}, for a traced "
+            f"hyperparameter)")

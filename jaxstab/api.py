@@ -100,8 +100,9 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
                         "a sequential run may use)")
     if until_decided:
         _check_sequential(studies, seeds, max_seeds)
-    from jaxstab.env import environment
+    from jaxstab.env import compile_cache, environment
 
+    compile_cache()  # a rerun loads its programs (JAXSTAB_NO_COMPILE_CACHE=1: off)
     db = _open(store, on_wait=on_wait)
     report = RunReport() if report is None else report
     t0 = time.perf_counter()

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="CSV, one row per (run, metric)")
     e.add_argument("--store", default="results.sqlite")
     e.add_argument("--out", default="-", help="file to write (default: standard output)")
+    e.add_argument("--curves", action="store_true",
+                   help="also the curves: a `step` column, a row per (run, curve, step)")
     e.set_defaults(func=cmd_export)
     c = sub.add_parser("compare", help="pairwise comparisons and claim verdicts of a study")
     c.add_argument("study", help="a study name in the store (or a built-in / TOML path)")
@@ -211,7 +213,9 @@ def cmd_run(args) -> int:
 
 def _run(args, stop) -> int:
     from jaxstab.api import RunReport, run_study
+    from jaxstab.env import compile_cache
 
+    compile_cache()  # before anything compiles (the memory probe included)
     report = RunReport()
 
     def show(run) -> None:
@@ -350,7 +354,7 @@ def cmd_export(args) -> int:
 
     store = Store(args.store, create=False)
     if args.out == "-":
-        _write_csv(store.export_rows(), sys.stdout)
+        _write_csv(store.export_rows(args.curves), sys.stdout, args.curves)
         return 0
     out = Path(args.out)
     if not out.parent.exists():
@@ -363,7 +367,7 @@ def cmd_export(args) -> int:
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
         with os.fdopen(fd, "w") as f:
-            _write_csv(store.export_rows(), f)
+            _write_csv(store.export_rows(args.curves), f, args.curves)
         os.replace(tmp, out)
     except OSError as e:
         raise UserError(f"--out: cannot write {out} ({e.strerror or e})") from None
@@ -373,13 +377,13 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _write_csv(rows, f) -> None:
+def _write_csv(rows, f, curves: bool = False) -> None:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
-                "diverged_step"])
+                "diverged_step"] + (["step"] if curves else []))
     w.writerows((name, fp, setting, seed, metric, "" if value is None else repr(value),
-                 div, "" if step is None else step)
-                for name, fp, setting, seed, metric, value, div, step in rows)
+                 div, "" if step is None else step, *("" if x is None else x for x in more))
+                for name, fp, setting, seed, metric, value, div, step, *more in rows)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@ statistics, verdicts and report: ``jaxstab import FILE.csv --study NAME``.
 
 The file has the export's columns: ``setting, seed, metric, value`` (long: one row per
 run and metric; ``study``, ``fingerprint``, ``diverged`` and ``diverged_step`` are
-optional) or ``setting, seed`` and one column per metric (wide), or is tidy: one
-column per factor, ``seed``, and one column per metric (pandas' shape, e.g.
-``dataset,algo,seed,accuracy``; see ``tidy``). ``setting`` is a JSON
-object of factor values (what ``jaxstab export`` writes) or a plain label (the factor is
-then called ``setting``). Runs with the same seed index are taken as paired across
+optional; rows with a ``step``, the curves of ``export --curves``, are skipped) or
+``setting, seed`` and one column per metric (wide), or is tidy: one column per factor,
+``seed`` and one column per metric (pandas' shape, e.g. ``dataset,algo,seed,accuracy``;
+see ``tidy``). ``setting`` is a JSON object of factor values (what ``jaxstab export``
+writes) or a plain label (the factor is then called ``setting``). Runs with the same seed index are taken as paired across
 settings, as jaxstab's own are. An empty value is a diverged run.
 """
 
@@ -29,12 +29,12 @@ def _read(path: str) -> tuple[list[str], list[list[str]]]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as e:
-        raise UserError(f"FILE: cannot read {path} ({e.strerror or e})") from None
+        raise UserError(f"{path}: cannot read it ({e.strerror or e})") from None
     except UnicodeDecodeError:
-        raise UserError(f"FILE: {path} is not UTF-8 text") from None
+        raise UserError(f"{path}: not UTF-8 text") from None
     rows = [r for r in csv.reader(text.splitlines()) if r]
     if len(rows) < 2:
-        raise UserError(f"FILE: {path} has no rows under its header")
+        raise UserError(f"{path}: no rows under its header")
     return rows[0], rows[1:]
 
 
@@ -61,7 +61,7 @@ def _number(text: str, what: str, line: int) -> float:
         raise UserError(f"{what}: line {line}: {text!r} is not a number") from None
 
 
-def _long_rows(header, rows, study_name):
+def _long_rows(path, header, rows, study_name):
     col = {h: i for i, h in enumerate(header)}
     if "study" in col:
         # An export of several studies: take the one named; of one study: take it,
@@ -74,20 +74,22 @@ def _long_rows(header, rows, study_name):
                                 f"`{study_name}`; it holds: {', '.join(names)}")
     for n, r in enumerate(rows, start=2):
         if len(r) != len(header):
-            raise UserError(f"FILE: line {n} has {len(r)} fields, the header {len(header)}")
+            raise UserError(f"{path}: line {n} has {len(r)} fields, the header {len(header)}")
+        if "step" in col and r[col["step"]].strip():
+            continue  # a curve's point (`export --curves`): scores are the metrics
         div = col.get("diverged")
         yield (n, r[col["setting"]], r[col["seed"]], r[col["metric"]],
                r[col["value"]], r[div] if div is not None else "")
 
 
-def _wide_rows(header, rows):
+def _wide_rows(path, header, rows):
     metrics = [h for h in header if h not in ("setting", "seed")]
     if not metrics:
-        raise UserError("FILE: no metric columns besides `setting` and `seed`")
+        raise UserError(f"{path}: no metric columns besides `setting` and `seed`")
     col = {h: i for i, h in enumerate(header)}
     for n, r in enumerate(rows, start=2):
         if len(r) != len(header):
-            raise UserError(f"FILE: line {n} has {len(r)} fields, the header {len(header)}")
+            raise UserError(f"{path}: line {n} has {len(r)} fields, the header {len(header)}")
         for m in metrics:
             yield n, r[col["setting"]], r[col["seed"]], m, r[col[m]], ""
 
@@ -106,9 +108,9 @@ def read_scores(path: str, study_name: str, factors=()) -> tuple[list[dict], dic
         header, rows = tidy(path, header, rows, factors)
     for need in ("setting", "seed"):
         if need not in header:
-            raise UserError(f"FILE: no `{need}` column; columns: {', '.join(header)}")
+            raise UserError(f"{path}: no `{need}` column; columns: {', '.join(header)}")
     long = "metric" in header and "value" in header
-    it = _long_rows(header, rows, study_name) if long else _wide_rows(header, rows)
+    it = _long_rows(path, header, rows, study_name) if long else _wide_rows(path, header, rows)
     runs: dict[tuple[str, int], dict] = {}
     settings: dict[str, dict] = {}
     for line, setting, seed_text, metric, value, div in it:
@@ -123,7 +125,7 @@ def read_scores(path: str, study_name: str, factors=()) -> tuple[list[dict], dic
         if metric == "diverged":
             continue  # recomputed from the values and the `diverged` column
         if metric in run:
-            raise UserError(f"FILE: line {line}: {metric} of setting {key} seed "
+            raise UserError(f"{path}: line {line}: {metric} of setting {key} seed "
                             f"{int(seed)} is given twice")
         run[metric] = _number(value, "value", line)
         if div.strip() in ("1", "True", "true"):
@@ -147,12 +149,7 @@ def import_scores(path: str, study_name: str, *, store, claims_file: str | None 
     from jaxstab.loader import _claims, read_toml
     from jaxstab.runs import RunRecord
 
-    try:
-        points, runs = read_scores(path, study_name, strata)
-    except UserError as e:  # the file by its name, not as FILE
-        msg = str(e)
-        raise UserError(f"{path}: {msg[6:]}" if msg.startswith("FILE: ") else msg) \
-            from None
+    points, runs = read_scores(path, study_name, strata)
     metrics = list(dict.fromkeys(m for r in runs.values() for m in r if m != "__diverged"))
     extra: dict = {"strata": tuple(strata)}
     if claims_file is not None:

@@ -67,11 +67,14 @@ class Progress:
 
     # ------------------------------------------------------------ the sweep's calls
 
-    def group(self, index: int, n_groups: int, description: str, runs: int) -> None:
-        """Group ``index`` of ``n_groups`` (from 1) starts: it compiles now."""
+    def group(self, index: int, n_groups: int, description: str, runs: int,
+              compiled: bool = False) -> None:
+        """Group ``index`` of ``n_groups`` (from 1) starts: it compiles now, unless
+        ``compiled`` (its program already ran in this process: a later round)."""
         with self._lock:
             now = self._start()
-            self.phase = f"compiling {index}/{n_groups}: {description}"
+            what = "starting" if compiled else "compiling"
+            self.phase = f"{what} {index}/{n_groups}: {description}"
             self._phase_t0 = self._last = now
             self._first_chunk = True
             if self.tty:
@@ -151,6 +154,9 @@ class Progress:
         now = self.clock()
         if self.t0 is None:
             self.t0 = self._last_line = now
+        if self._thread is None or not self._thread.is_alive():
+            # also after a close(): a caller that reports a later group on the same
+            # object gets its heartbeat back rather than silence
             self._stop.clear()
             self._thread = threading.Thread(target=self._beat, daemon=True,
                                             name=f"jaxstab-progress-{self.label}")

@@ -20,6 +20,10 @@ from jaxstab.errors import UserError
 from jaxstab.study import Study
 
 DEFAULT_MAX_SEEDS = 512
+# Seeds per setting at the first look when --seeds is not given: a large effect is
+# decided at 16 seeds, so starting at a study's own count (64 for article/example1)
+# would train seeds a clear claim never needed.
+DEFAULT_FIRST = 16
 CORRECTION = "holm"  # the study's multiplicity correction (as for fixed-design verdicts)
 
 
@@ -43,8 +47,10 @@ def check(study: Study, first: int | None, max_seeds: int | None) -> tuple[int, 
         raise UserError(f"--until-decided: study {study.name} has no claims to decide; "
                         f"run it without --until-decided")
     from jaxstab.stats import look_schedule
+    from jaxstab.stats._sequential import MIN_FIRST
 
-    return tuple(look_schedule(first or study.seeds, max_seeds or DEFAULT_MAX_SEEDS))
+    top = max_seeds or DEFAULT_MAX_SEEDS
+    return tuple(look_schedule(first or max(MIN_FIRST, min(DEFAULT_FIRST, top)), top))
 
 
 def upto(results, seeds: int):

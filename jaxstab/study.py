@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from jaxstab._check import check_choice, check_range, fail
+from jaxstab._check import check_choice, check_range, fail, int_hint
 from jaxstab.search_config import SearchConfig
 from jaxstab.task import SOURCES, Task, section_dict
 from jaxstab.tasks import task_of
@@ -175,7 +175,7 @@ class Study:
                         fail(f"claims.{side}", f"`{k}` is not a factor of this study")
                     if not any(_plain(v) == _plain(x) for x in dict(self.factors)[k]):
                         fail(f"claims.{side}", f"{k} = {v!r} is not one of the factor's "
-                             f"values")
+                             f"values{int_hint(k, dict(self.factors)[k])}")
         for i, p in enumerate(self.points or ()):
             if not isinstance(p, Mapping) or set(p) != set(names):
                 fail(f"points[{i}]", f"expected a table of the factors {', '.join(names)}")

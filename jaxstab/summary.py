@@ -55,8 +55,8 @@ def _ranking(results: StudyResults, ran: list, metric: str):
     from jaxstab import stats
     from jaxstab.errors import UserError
 
-    if len(ran) < 2:
-        return None
+    if len(ran) < 2 or stats.selects_sources(ran):
+        return None  # nothing to rank, or settings that differ only in what varies
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=RuntimeWarning)

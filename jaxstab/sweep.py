@@ -57,6 +57,13 @@ def _keys(study_seed, idx):
 
 
 _PROGRAMS: dict = {}
+_RAN: set = set()  # (static, runs per call) this process has run: compiled already
+
+
+def compiled(setting: Setting, size: int) -> bool:
+    """Whether ``setting``'s program ran in this process at ``size`` runs per call (a
+    later round of a sequential run then starts without compiling)."""
+    return (setting.static, size) in _RAN
 
 
 def _program(setting: Setting, vmapped: bool = True):
@@ -135,6 +142,7 @@ def execute(settings, seeds, *, study_seed: int, vmapped: bool = True) -> dict:
     if vmapped:
         mesh = _mesh()
         out = _program(first)(seed_arr, *_shard((idx, hp, data), mesh))
+        _RAN.add((first.static, len(pairs)))
         return jax.device_get(out)
     prog = _program(first, vmapped=False)
     outs = []

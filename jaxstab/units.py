@@ -165,7 +165,7 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
     leased unit, yielding each chunk with the lease to release in its commit (set on a
     unit's last chunk)."""
     from jaxstab.store._leases import new_owner
-    from jaxstab.sweep import _notify, chunks, describe
+    from jaxstab.sweep import _notify, chunks, compiled, describe
 
     timeout = LEASE_TIMEOUT if timeout is None else float(timeout)
     owner, beat = new_owner(), None
@@ -180,11 +180,17 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
         todo_groups.append((settings, size, [(u, k) for u, k in mine if k]))
     todo_groups = [g for g in todo_groups if g[2]]
     stats.groups = len(todo_groups)
+    # runs of the groups after each one: the progress total is the study's, so that the
+    # end of one group is not taken for the end of the sweep (that stopped the timer
+    # thread, and a later group's compile went silent)
+    later = np.cumsum([sum(k for _, k in g[2]) for g in todo_groups][::-1])[::-1].tolist()
+    later = later[1:] + [0]
     try:
         for gi, (settings, size, todo) in enumerate(todo_groups):
             remaining = sum(k for _, k in todo)
             _notify(progress, "group", gi + 1, len(todo_groups),
-                    describe(settings[0], range(remaining)), remaining)
+                    describe(settings[0], range(remaining)), remaining,
+                    compiled(settings[0], size))
             while todo:
                 got = db.take_lease(fingerprint, owner, [(u.id, u.ranges) for u, _ in todo],
                                     timeout)
@@ -201,7 +207,8 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
                 n_left = len(pairs)
                 for chunk in chunks(pairs, study_seed=study.seed, chunk_size=size,
                                     progress=progress, stats=stats, fixed=True,
-                                    total=stats.runs + len(pairs) + sum(k for _, k in todo)):
+                                    total=stats.runs + len(pairs) + sum(k for _, k in todo)
+                                    + later[gi]):
                     n_left -= len(chunk.runs)
                     # the unit's last chunk gives its lease back in the same transaction
                     yield chunk._replace(lease=(unit.id, owner) if n_left <= 0 else None)

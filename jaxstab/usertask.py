@@ -102,6 +102,19 @@ def make_program(static: tuple):
     return run, False
 
 
+def _static_hint(err: Exception, config: dict, hparam_names) -> str:
+    """Why a factor the task reads from ``hparams`` is not there: its values are not
+    floats (``[3, 30]``), which makes it static, a ``config`` entry."""
+    name = err.args[0] if isinstance(err, KeyError) and err.args else None
+    if not isinstance(name, str) or name in hparam_names or name not in config:
+        return ""
+    v = config[name]
+    example = float(v) if isinstance(v, int) and not isinstance(v, bool) else 1.0
+    return (f" (factor `{name}` = {v!r} here: integer, string or boolean values make a "
+            f"factor static, given to make_train in config, not in hparams; write its "
+            f"values as floats, e.g. {example!r}, to vary it as a traced hyperparameter)")
+
+
 def check(static: tuple, hparam_names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """Trace one run abstractly; return ``{name: shape}`` of what it records, or fail
     with one line naming the task's mistake."""
@@ -123,7 +136,8 @@ def check(static: tuple, hparam_names: tuple[str, ...]) -> dict[str, tuple[int, 
              f"or Python control flow on a traced value?): {type(e).__name__}: {first}")
     except Exception as e:  # noqa: BLE001 - user code
         first = (str(e).strip().splitlines() or [""])[0]
-        fail("task", f"train(keys, hparams) raised {type(e).__name__}: {first}")
+        fail("task", f"train(keys, hparams) raised {type(e).__name__}: {first}"
+             f"{_static_hint(e, json.loads(config), hparam_names)}")
     if not isinstance(out, dict) or not out:
         fail("task", f"train(keys, hparams) returned {type(out).__name__}, expected a "
              f"non-empty dict of arrays (0-d metrics, 1-d curves)")

@@ -185,5 +185,11 @@ def test_import_mistakes_are_one_line(cli, tmp_path):
     assert rc == 2 and err.strip() == "jaxstab: error: seed: line 2: 'x' is not a number"
     (tmp_path / "bad.csv").write_text("seed,acc\n1,0.5\n")
     rc, _, err = cli("import", "bad.csv", "--study", "s")
-    assert rc == 2 and "bad.csv: no `setting` column and no factor column" in err
+    # the file is named, not a placeholder; without `setting`, it is read as tidy
+    assert rc == 2 and err.strip().startswith("jaxstab: error: bad.csv: no `setting` "
+                                              "column and no factor column")
+    (tmp_path / "ragged.csv").write_text("setting,seed,acc\nA,1\n")
+    rc, _, err = cli("import", "ragged.csv", "--study", "s")
+    assert rc == 2 and "ragged.csv: line 2 has 2 fields, the header 3" in err
+    assert "FILE" not in err
     assert not (tmp_path / "results.sqlite").exists()

@@ -139,3 +139,39 @@ def test_jaxstab_run_with_stderr_piped_shows_progress_before_it_ends(tmp_path):
     assert "test/progress: compiling 1/1: " in progress[0]
     assert any("8/8 runs (100%)" in x and "runs/s" in x for x in progress), progress
     assert "best: learning_rate=" in out and "std [95% interval]" in out
+
+
+SLOW_TASK = '''
+import time
+
+import jax
+
+
+def make_train(config):
+    slow = config["group"] == "slow"
+
+    def train(keys, hparams):
+        if slow:
+            time.sleep(1.5)  # at trace time: this group's compile is long
+        return {"score": jax.random.normal(keys["init"]) + hparams["shift"]}
+
+    return train
+'''
+
+
+def test_the_second_groups_compile_with_stderr_piped_still_prints_lines(tmp_path):
+    """The end of the first group was taken for the end of the sweep (its total was the
+    group's): the timer stopped and the second group's compile went silent."""
+    (tmp_path / "slowtask.py").write_text(SLOW_TASK)
+    (tmp_path / "slow.toml").write_text(
+        'name = "test/slow"\ntask = "slowtask:make_train"\nseeds = 4\nvary = ["init"]\n'
+        'main_metric = "score"\n[factors]\ngroup = ["fast", "slow"]\nshift = [0.0, 1.0]\n')
+    env = {**os.environ, "JAXSTAB_PROGRESS_SECONDS": "0.3"}
+    p = subprocess.run([sys.executable, "-m", "jaxstab.cli", "run", "slow.toml"],
+                       cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = p.stderr.splitlines()
+    second = lines.index("test/slow: compiling 2/2: group=slow (8 runs)")
+    beats = [x for x in lines[second:]
+             if x.startswith("test/slow: still running: compiling 2/2: group=slow")]
+    assert beats, lines

@@ -347,6 +347,10 @@ def test_golden_page_content(golden_store):
     assert r.diverged == 2 and r.settings[2].n_diverged == 2
     html = render_study(r)
     assert "16.7%" in html  # 2 of 12 runs of learning_rate=0.1 diverged
+    # a user's study: its claims are its own, not the article's
+    assert "3 claims from the study: 2 holds" in html and "from the article" not in html
+    article = dataclasses.replace(r, name="article/learning_rate")
+    assert "3 claims from the article: 2 holds" in render_study(article)
     assert "seeds per setting would detect" in html
     # Three settings: the matrix of the main metric's mean, and of its spread (a claim is
     # about it); the claim on train_loss is one comparison, shown by its verdict.
@@ -616,3 +620,48 @@ def test_user_task_configuration(tmp_path):
     toml = re.search(r"<pre><code>(.*?)</code></pre>", html, re.S).group(1)
     assert "[config]" in toml and "[data]" not in toml and "[model]" not in toml
     assert r.baselines == () and r.verdicts[0].status in ("holds", "refuted", "inconclusive")
+
+
+# ------------------------------------------------------------------ curves: mean and smoothing
+
+
+def test_curves_mean_with_a_t_interval_and_ema_smoothing():
+    """The mean curve's band is the t interval of the seeds finite at each epoch; the
+    smoothing is TensorBoard's debiased EMA, run on each seed's curve."""
+    import scipy.stats as sst
+    from types import SimpleNamespace
+
+    from jaxstab.report._runs import curves, ema
+
+    rng = np.random.default_rng(7)
+    c = rng.normal(1.0, 0.3, size=(9, 6)).cumsum(axis=1)
+    c[2, 4:] = np.nan  # a run that diverged at epoch 5
+    (cv,) = curves(SimpleNamespace(curves={"loss": c}))
+    for e in (0, 5):
+        x = c[:, e][np.isfinite(c[:, e])]
+        iv = sst.t.interval(0.95, x.size - 1, loc=x.mean(), scale=sst.sem(x))
+        assert cv.mean[e] == pytest.approx(x.mean())
+        assert (cv.low[e], cv.high[e]) == pytest.approx(iv)
+    assert cv.median[0] == pytest.approx(np.median(c[:, 0]))
+    w = 0.6
+    want = np.empty_like(c[0])
+    acc = 0.0
+    for t, x in enumerate(c[0]):  # the definition, written out
+        acc = w * acc + (1 - w) * x
+        want[t] = acc / (1 - w ** (t + 1))
+    assert ema(c, w)[0] == pytest.approx(want)
+    assert np.isnan(ema(c, w)[2, 4:]).all() and np.isfinite(ema(c, w)[2, :4]).all()
+    (sm,) = curves(SimpleNamespace(curves={"loss": c}), smoothing=w)
+    assert sm.smoothing == w and sm.mean[3] == pytest.approx(ema(c, w)[:, 3].mean())
+    assert sm.mean[0] == pytest.approx(cv.mean[0])  # debiased: the first epoch is kept
+
+
+def test_report_smoothing_option(golden_store, tmp_path, cli):
+    paths = write_report(golden_store, tmp_path / "r", now=NOW, smoothing=0.5)
+    page = next(p for p in paths if p.name.startswith("golden")).read_text()
+    assert 'id="fig-curves-mean"' in page and 'id="fig-curves"' in page
+    assert "smoothed first (exponential moving average, weight 0.5, debiased)" in page
+    rc, _, err = cli("report", "--store", golden_store, "--out", "x", "--smoothing", "1")
+    assert rc == 2 and err.strip() == ("jaxstab: error: --smoothing: 1.0 is out of range, "
+                                       "allowed 0 (no smoothing) up to but not including 1")
+    assert not (tmp_path / "x").exists()

@@ -150,6 +150,28 @@ def test_resume_with_another_schedule_is_refused(tmp_path):
         jaxstab.run_study(str(toml), store=store, until_decided=True, max_seeds=64)
 
 
+def test_first_look_is_small_by_default_and_seeds_sets_it(tmp_path, cli):
+    """A study's own seeds (64 here) are not the first look: a clear effect is decided
+    at 16 seeds; --seeds sets the first look; a --max-seeds below 16 is the only look."""
+    from jaxstab.loader import load_study
+    from jaxstab.sequential import check
+
+    _study(tmp_path, "shift = [0.0, 3.0]",
+           _claim("shift helps", "{ shift = 3.0 }", "{ shift = 0.0 }"), seeds=64)
+    study = load_study(str(tmp_path / "seq.toml"))
+    assert check(study, None, None) == (16, 32, 64, 128, 256, 512)
+    assert check(study, 8, 64) == (8, 16, 32, 64)
+    assert check(study, None, 12) == (12,)
+    rc, out, err = cli("run", "seq.toml", "--until-decided", "--max-seeds", "64")
+    assert rc == 0, err
+    assert "looks at 16, 32, 64 seeds per setting" in out
+    assert "32 runs trained" in out  # 2 settings x 16 seeds: decided at the first look
+    rc, out, err = cli("run", "seq.toml", "--until-decided", "--max-seeds", "64",
+                       "--seeds", "8", "--store", "other.sqlite")
+    assert rc == 0, err
+    assert "looks at 8, 16, 32, 64 seeds per setting" in out
+
+
 def test_option_errors(tmp_path):
     plain = _study(tmp_path, "salt = [1, 2]", "")
     with pytest.raises(UserError, match=r"^--until-decided: study seq/test has no claims to "
@@ -165,7 +187,8 @@ def test_cli_compare_and_report_show_sequential_verdicts(tmp_path, cli):
            _claim("shift helps", "{ shift = 2.0 }", "{ shift = 0.0 }"))
     rc, out, err = cli("run", "seq.toml", "--until-decided", "--max-seeds", "64")
     assert rc == 0, err
-    assert "sequential: 1 of 4 looks taken (looks at 8, 16, 32, 64 seeds per setting)" in out
+    # the first look is 16 seeds, not the study's own count
+    assert "sequential: 1 of 3 looks taken (looks at 16, 32, 64 seeds per setting)" in out
     assert "holds" in out
     rc, out, err = cli("compare", "seq.toml")
     assert rc == 0, err
@@ -174,7 +197,7 @@ def test_cli_compare_and_report_show_sequential_verdicts(tmp_path, cli):
     data = json.loads(out)
     assert data["verdicts"] == []  # no fixed-sample verdict of sequential data
     seq = data["sequential"]
-    assert seq["schedule"] == [8, 16, 32, 64] and seq["looks_taken"] == 1
+    assert seq["schedule"] == [16, 32, 64] and seq["looks_taken"] == 1
     assert seq["verdicts"][0]["status"] == "holds"
     assert seq["looks"][0]["claims"][0]["decision"] == "holds"
     rc, out, err = cli("report", "--out", "rep")

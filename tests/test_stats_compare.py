@@ -57,32 +57,44 @@ def test_paired_mean_tests_equal_scipy():
     assert t["paired permutation"].p_value == pytest.approx(exact)
 
 
+def _log_sd_ratio(x, y, axis=-1):
+    return np.log(np.std(x, axis=axis, ddof=1)) - np.log(np.std(y, axis=axis, ddof=1))
+
+
+def _centered(x):
+    return x - np.median(x)
+
+
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_spread_tests_equal_scipy(alternative):
-    wide = A.mean() + 3 * (A - A.mean())
-    c = js.compare(wide, B, metric_kind="spread", alternative=alternative)
+    a, b = A[:7].mean() + 3 * (A[:7] - A[:7].mean()), B[:7]  # C(14, 7) splits: exact
+    c = js.compare(a, b, metric_kind="spread", alternative=alternative)
     t = by_name(c)
-    assert c.primary == "Brown-Forsythe"
-    # Brown-Forsythe with two groups is the pooled t test of absolute deviations from
-    # the median, so its one-sided form must equal that test exactly.
-    za, zb = np.abs(wide - np.median(wide)), np.abs(B - np.median(B))
-    assert c.p_value == pytest.approx(st.ttest_ind(za, zb, alternative=alternative).pvalue)
-    if alternative == "two-sided":
-        assert c.p_value == pytest.approx(st.levene(wide, B, center="median").pvalue)
-        assert t["Fligner-Killeen"].p_value == pytest.approx(st.fligner(wide, B).pvalue)
-    fk_two = st.fligner(wide, B).pvalue
+    assert c.primary == "permutation (std ratio)"
+    # The primary is scipy's exact permutation test of log(std A / std B) over the
+    # median-centered runs.
+    want = st.permutation_test((_centered(a), _centered(b)), _log_sd_ratio,
+                               vectorized=True, alternative=alternative).pvalue
+    assert c.p_value == pytest.approx(want)
+    za, zb = np.abs(a - np.median(a)), np.abs(b - np.median(b))
+    bf = st.ttest_ind(za, zb, alternative=alternative).pvalue
+    assert t["Brown-Forsythe"].p_value == pytest.approx(bf)
+    fk_two = st.fligner(a, b).pvalue
     expected = {"two-sided": fk_two, "greater": fk_two / 2, "less": 1 - fk_two / 2}
     assert t["Fligner-Killeen"].p_value == pytest.approx(expected[alternative])
     assert c.direction == "greater"
 
 
-def test_paired_spread_primary_is_paired_t_on_absolute_deviations():
+def test_paired_spread_primary_is_the_paired_permutation_of_the_std_ratio():
     wide = PA.mean() + 3 * (PA - PA.mean())
     c = js.compare(wide, PB, metric_kind="spread", paired=True)
+    assert c.primary == "paired permutation (std ratio)"
+    want = st.permutation_test((_centered(wide), _centered(PB)), _log_sd_ratio,
+                               vectorized=True, permutation_type="samples").pvalue
+    assert c.p_value == pytest.approx(want)  # 2^8 sign arrangements: exact
     za, zb = np.abs(wide - np.median(wide)), np.abs(PB - np.median(PB))
-    assert c.primary == "paired Brown-Forsythe"
-    assert c.p_value == pytest.approx(st.ttest_rel(za, zb).pvalue)
-    assert [t.name for t in c.tests][1] == "paired permutation (median-centered)"
+    assert by_name(c)["paired Brown-Forsythe"].p_value == pytest.approx(
+        st.ttest_rel(za, zb).pvalue)
 
 
 def test_mean_effects():
@@ -128,28 +140,26 @@ def test_prob_improvement_pair_count_equals_mann_whitney(nx, ny):
     np.testing.assert_array_equal(_prob_improvement(x, y), want)
 
 
-def test_spread_effects_invert_the_spread_test():
-    c = js.compare(A, B, metric_kind="spread", rng=1)
+def _p_at(a, b, r, paired):
+    from jaxstab.stats._spread import StdRatio
+    perm = StdRatio(a, b, paired=paired, rng=np.random.default_rng(0), n_resamples=9999)
+    return float(perm.pvalue("two-sided", r))
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_spread_effects_invert_the_spread_test(paired):
+    a, b = (PA.mean() + 3 * (PA - PA.mean()), PB) if paired else (A[:7], B[:7])
+    c = js.compare(a, b, metric_kind="spread", paired=paired, rng=1)
     diff, (ratio,) = c.difference, c.effects
-    za, zb = np.abs(A - np.median(A)), np.abs(B - np.median(B))
-    assert diff.point == pytest.approx(za.mean() - zb.mean())
-    ci = st.ttest_ind(za, zb).confidence_interval(0.95)
-    assert (diff.low, diff.high) == pytest.approx((ci.low, ci.high))
-    assert ratio.point == pytest.approx(za.mean() / zb.mean())
-    # Each end of the ratio's interval is where Brown-Forsythe of A against r * B
-    # has p = 0.05 exactly: the interval is the set the test does not reject.
-    for r in (ratio.low, ratio.high):
-        assert st.levene(A, r * B, center="median").pvalue == pytest.approx(0.05, abs=1e-9)
-    assert ratio.method == "Brown-Forsythe inversion"
-
-
-def test_paired_spread_ratio_inverts_the_paired_test():
-    wide = PA.mean() + 3 * (PA - PA.mean())
-    (ratio,) = js.compare(wide, PB, metric_kind="spread", paired=True).effects
-    za = np.abs(wide - np.median(wide))
-    for r in (ratio.low, ratio.high):
-        zb = np.abs(r * PB - np.median(r * PB))
-        assert st.ttest_rel(za, zb).pvalue == pytest.approx(0.05, abs=1e-9)
+    sa, sb = np.std(a, ddof=1), np.std(b, ddof=1)
+    assert ratio.name == "std(A) / std(B)" and ratio.point == pytest.approx(sa / sb)
+    assert diff.name == "std(A) - std(B)" and diff.point == pytest.approx(sa - sb)
+    # Each end of the ratio's interval is where the exact permutation test of "std A =
+    # r std B" turns from not rejecting (inside) to rejecting (outside).
+    for r, inward in ((ratio.low, 1 + 1e-6), (ratio.high, 1 - 1e-6)):
+        assert _p_at(a, b, r * inward, paired) > 0.05 >= _p_at(a, b, r / inward, paired)
+    assert ratio.method.endswith("permutation inversion")
+    assert diff.low <= diff.point <= diff.high
 
 
 def test_delong_standard_error_matches_brute_force():
@@ -168,7 +178,8 @@ def test_large_samples_use_normal_and_percentile_intervals():
     assert c.effects[1].method == "normal (DeLong)"
     assert c.effects[1].low < c.effects[1].point < c.effects[1].high
     s = js.compare(a, b, metric_kind="spread", n_resamples=200, rng=0)
-    assert s.difference.method.startswith("pooled t")
+    assert s.effects[0].method == "log variance ratio z"  # 3000 runs: no permutations
+    assert s.effects[0].low < s.effects[0].point < s.effects[0].high
 
 
 def test_same_rng_same_comparison_different_rng_different_bootstrap():
@@ -182,7 +193,7 @@ def test_same_rng_same_comparison_different_rng_different_bootstrap():
 
 def test_both_constant_and_equal_gives_p_one_and_says_why():
     for kind in ["mean", "spread"]:
-        c = js.compare([0.9] * 4, [0.9] * 5, metric_kind=kind)
+        c = js.compare([0.9] * 5, [0.9] * 6, metric_kind=kind)
         assert c.p_value == 1.0 and all(t.p_value == 1.0 for t in c.tests)
         assert "constant" in c.note
     c = js.compare([0.9] * 4, [0.9] * 4, paired=True)
@@ -234,7 +245,7 @@ def test_paired_nan_policy():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(a=[0.9], b=B), r"a: need at least 2 finite values, got 1"),
     (dict(a=A, b=[0.9, np.nan]), r"b: 1 non-finite value\(s\)"),
-    (dict(a=A, b=B[:2], metric_kind="spread"), r"b: need at least 3 finite values, got 2"),
+    (dict(a=A, b=B[:4], metric_kind="spread"), r"b: need at least 5 finite values, got 4"),
     (dict(a=A, b=B, metric_kind="median"), r"metric_kind: must be one of 'mean', 'spread'"),
     (dict(a=A, b=B, alternative="bigger"), r"alternative: must be one of"),
     (dict(a=A, b=B, paired="yes"), r"paired: must be True or False"),

@@ -335,9 +335,10 @@ def test_diverged_runs_are_left_out_with_a_note():
     assert not w.paired and w.looks[0].n_a == 6 and w.looks[0].n_b == 8
     assert "diverged runs left out: 2 of 8 runs of s=a" in w.looks[0].note
     dead = np.full(128, np.nan)
-    (x,) = run(study(dead, b), [A_GT_B])  # never testable: no decision, not shown at the end
-    assert x.status == "not shown" and all(math.isnan(lk.statistic) for lk in x.looks)
-    assert "too few finished runs" in x.note
+    (x,) = run(study(dead, b), [A_GT_B])  # never testable: stops at the first look
+    assert x.status == "untestable" and len(x.looks) == 1 and x.next_seeds == 0
+    assert math.isnan(x.looks[0].statistic) and "too few finished runs" in x.note
+    assert "is untestable" in x.statement and "nan" not in x.statement
     json.dumps(x.to_dict(), allow_nan=False)
 
 

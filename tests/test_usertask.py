@@ -291,3 +291,76 @@ def test_two_study_folders_with_a_module_of_one_name_stay_apart(cli, tmp_path):
     rows = [r.split(",") for r in cli("export")[1].splitlines()[1:]]
     scores = {(r[0], r[4]): float(r[5]) for r in rows}
     assert scores[("probe/a", "score")] == 1.0 and scores[("probe/b", "score")] == 2.0
+
+
+INT_TASK = '''
+import jax
+
+
+def make_train(config):
+    def train(keys, hparams):
+        return {"score": jax.random.normal(keys["init"]) * hparams["learning_rate"]}
+    return train
+'''
+
+
+def test_integer_factor_values_say_they_make_the_factor_static(tmp_path):
+    """`learning_rate = [3, 30]` is a static factor (config, not hparams): the task's
+    KeyError and a claim's float value both say so."""
+    from jaxstab.errors import UserError
+
+    (tmp_path / "inttask.py").write_text(INT_TASK)
+    body = ('name = "int/lr"\ntask = "inttask:make_train"\nseeds = 2\nvary = ["init"]\n'
+            'main_metric = "score"\n[factors]\nlearning_rate = [3, 30]\n')
+    (tmp_path / "a.toml").write_text(body)
+    with pytest.raises(UserError, match=r"^task: train\(keys, hparams\) raised KeyError: "
+                       r"'learning_rate' \(factor `learning_rate` = 3 here: integer, string "
+                       r"or boolean values make a factor static, given to make_train in "
+                       r"config, not in hparams; write its values as floats, e\.g\. 3\.0,"):
+        load_study(str(tmp_path / "a.toml")).check()
+    (tmp_path / "b.toml").write_text(
+        body + '[[claims]]\ntext = "t"\nmetric = "score"\nkind = "mean"\ndirection = "greater"\n'
+               'a = { learning_rate = 3e-3 }\n'
+               'b = { learning_rate = 3 }\n')
+    with pytest.raises(UserError, match=r"^claims\.a: learning_rate = 0\.003 is not one of "
+                       r"the factor's values \(3, 30: integers, which make `learning_rate` "
+                       r"a static factor; write floats, e\.g\. 3\.0, for a traced "
+                       r"hyperparameter\)$"):
+        load_study(str(tmp_path / "b.toml"))
+
+
+SOURCE_TASK = '''
+import jax
+
+
+def make_train(config):
+    def train(keys, hparams):
+        a = jax.random.normal(keys["init"])
+        b = 3.0 * jax.random.normal(keys["order"])
+        return {"score": a + b}
+    return train
+'''
+
+
+def test_compare_of_a_seed_source_study_shows_shares_with_intervals_and_no_best(
+        cli, tmp_path):
+    (tmp_path / "srctask.py").write_text(SOURCE_TASK)
+    (tmp_path / "src.toml").write_text(
+        'name = "mine/sources"\ntask = "srctask:make_train"\nseeds = 16\n'
+        'main_metric = "score"\n[factors]\nvary = [["init"], ["order"], ["init", "order"]]\n')
+    rc, out, err = cli("run", "src.toml")
+    assert rc == 0, err
+    assert "best" not in out  # the run's summary names no best setting
+    rc, out, err = cli("compare", "src.toml")
+    assert rc == 0, err
+    assert "variance by seed source (score; share: of the summed one-source variances, " \
+           "with its 95% interval)" in out
+    assert "ranking (" not in out and "no ranking: the factor `vary`" in out
+    rc, out, err = cli("compare", "src.toml", "--json")
+    d = json.loads(out)
+    assert d["ranking"] is None
+    shares = {tuple(r["sources"]): r["share_interval"] for r in d["variance"]}
+    assert shares[("init", "order")] is None
+    order = shares[("order",)]
+    assert order["low"] < 0.9 < order["high"]  # 9 / (1 + 9): order's true share
+    assert order["point"] + shares[("init",)]["point"] == pytest.approx(1.0)

@@ -140,12 +140,13 @@ def _curve_panel(cv: Canvas, box, head: str, items, r: int, yr, epochs: int,
 
 
 def curves_figure(names: Sequence[str], groups: Sequence[tuple[str, Sequence[tuple]]],
-                  xlabel: str = "epoch") -> str:
-    """Learning curves: per setting the median over seeds as a line and the
-    inter-quartile range as a band. ``groups[g] = (title, [(label, colour, [(median,
-    q25, q75) or None per curve name])])``. One group: a panel per curve side by side
-    and one legend; several (small multiples past ten settings): a column per group,
-    a row per curve, a legend under each column, so no colour means two settings."""
+                  xlabel: str = "epoch", name: str = "curves") -> str:
+    """Learning curves: per setting a line over seeds (the median, or the mean) and a
+    band (the inter-quartile range, or the mean's interval). ``groups[g] = (title,
+    [(label, colour, [(line, band low, band high) or None per curve name])])``. One
+    group: a panel per curve side by side and one legend; several (small multiples past
+    ten settings): a column per group, a row per curve, a legend under each column, so
+    no colour means two settings."""
     ranges, epochs = [], []
     for r in range(len(names)):
         ys = [v for _, items in groups for _, _, bands in items if bands[r] is not None
@@ -153,7 +154,7 @@ def curves_figure(names: Sequence[str], groups: Sequence[tuple[str, Sequence[tup
         ranges.append((min(ys, default=0.0), max(ys, default=1.0)))
         epochs.append(max((len(bands[r][0]) for _, items in groups for _, _, bands in items
                            if bands[r] is not None), default=1))
-    cv = Canvas("curves", W, 100)
+    cv = Canvas(name, W, 100)
     ph, y = 210.0, 6.0
     if len(groups) == 1:
         title, items = groups[0]

@@ -24,6 +24,7 @@ from jaxstab.report import _analysis as an
 from jaxstab.report._grid import Grid, grid_of
 from jaxstab.report._power import SeedsNeeded as SeedsNeeded
 from jaxstab.report._power import seeds_needed
+from jaxstab.errors import UserError
 from jaxstab.report._runs import Curve as Curve
 from jaxstab.report._runs import curves, environment, runs_csv
 from jaxstab.store import Store, StudyResults
@@ -217,14 +218,14 @@ def _means(s, metrics: tuple[str, ...]) -> dict[str, stats.Interval | None]:
     return out
 
 
-def _setting(s, metrics, others, main, coords, known=None) -> SettingReport:
+def _setting(s, metrics, others, main, coords, known=None, smoothing=0.0) -> SettingReport:
     values = np.asarray(s.metrics.get(main, np.full(len(s.seeds), np.nan)), float).copy()
     values[np.asarray(s.diverged, bool)] = np.nan
     return SettingReport(
         key=s.key, label=stats.label(s.factors) or "(one setting)", factors=dict(s.factors),
         sources=tuple(s.sources), seeds=tuple(int(k) for k in s.seeds),
         values=tuple(float(v) for v in values), diverged=tuple(bool(d) for d in s.diverged),
-        summaries=_summaries(s, metrics, main, known), curves=curves(s),
+        summaries=_summaries(s, metrics, main, known), curves=curves(s, smoothing),
         coords=tuple(coords), others=_means(s, others))
 
 
@@ -238,8 +239,11 @@ def _search(result) -> SearchReport:
 
 
 def build_study(results: StudyResults, slug: str, now: str, search=None,
-                sequential=None, directions=None) -> StudyReport:
-    """``search``: the study's finished search (``jaxstab.search.stored_search``);
+                sequential=None, smoothing: float = 0.0,
+                directions=None) -> StudyReport:
+    """``smoothing``: the learning curves' EMA weight (0: none; ``check_smoothing``);
+    ``directions``: ``{metric: higher_is_better}`` declared (else guessed by name);
+    ``search``: the study's finished search (``jaxstab.search.stored_search``);
     ``sequential``: its sequential run (``jaxstab.sequential.stored``), whose verdicts
     replace the fixed-sample ones (never computed on sequentially collected data);
     ``directions``: ``{metric: higher_is_better}`` declared (else guessed by name)."""
@@ -262,7 +266,8 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
     a = an.analysis(results, claims, main, notes, directions) if ran else None
     first = {row.key: row.summary for row in (a.settings if a is not None else ())}
     others = tuple(m for m in metrics if m not in table_metrics)
-    settings = tuple(_setting(s, table_metrics, others, main, co, first.get(s.key))
+    settings = tuple(_setting(s, table_metrics, others, main, co, first.get(s.key),
+                              smoothing)
                      for s, co in zip(ran, grid.coords))
     labels = {s.key: s.label for s in settings}
     verdicts = tuple(a.verdicts) if a is not None else ()
@@ -323,7 +328,8 @@ def index_entry(r: StudyReport) -> IndexEntry:
 
 
 def study_report(store: Store, name: str, fingerprint: str, slug: str,
-                 generated: str, lower_is_better=()) -> StudyReport:
+                 generated: str, smoothing: float = 0.0,
+                 lower_is_better=()) -> StudyReport:
     """One study of the store, read and built (the unit a report worker does)."""
     from jaxstab.reading import directions, read
 
@@ -333,6 +339,7 @@ def study_report(store: Store, name: str, fingerprint: str, slug: str,
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
         got = read(store, fingerprint)
         return build_study(got.results, slug, generated, got.search, got.sequential,
+                           smoothing,
                            directions(got.results.study, list(lower_is_better)))
 
 
@@ -349,3 +356,12 @@ def build(store: Store, now: datetime | None = None) -> tuple[IndexReport, list[
     reports = [study_report(store, n, fp, slug, generated) for n, fp, slug in plan(store)]
     return IndexReport(store.path.name, generated,
                        tuple(index_entry(r) for r in reports)), reports
+
+
+def check_smoothing(weight) -> float:
+    """The curves' smoothing weight, as TensorBoard's slider: 0 (none) up to below 1."""
+    ok = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+    if not ok or not 0.0 <= weight < 1.0:
+        raise UserError(f"--smoothing: {weight!r} is out of range, allowed 0 (no "
+                        f"smoothing) up to but not including 1")
+    return float(weight)

@@ -168,26 +168,42 @@ def _groups(r: StudyReport) -> list[tuple[str, list[int], int | None]]:
 
 
 def curves(r: StudyReport) -> list[tuple[str, str, str]]:
+    """Two figures of the learning curves: median and inter-quartile band (robust to a
+    few wild seeds), and mean with its pointwise interval (what tracker dashboards
+    show: does the mean differ, beyond seed noise, at this epoch?)."""
     names = list(dict.fromkeys(c.name for s in r.settings for c in s.curves))
     if not names:
         return []
     # scikit-learn's Newton solver records its loss per iteration, not per epoch.
     newton = (r.config.get("train") or {}).get("optimizer") == "newton"
-    groups = []
-    for title, members, f in _groups(r):
-        items = []
-        for n_, i in enumerate(members):
-            s = r.settings[i]
-            lab = s.label if f is None else (r.grid.without(f, s.coords) or s.label)
-            bands = [next(((c.median, c.q25, c.q75) for c in s.curves if c.name == n), None)
-                     for n in names]
-            items.append((lab, color(n_), bands))
-        groups.append((title, items))
-    split = len(groups) > 1
-    return [("curves", ("Learning curves: the line is the median over seeds, the band the "
-             "inter-quartile range (25th to 75th percentile)."
-             + (" One column per group of settings, each with its own legend." if split else "")),
-             _figures.curves_figure(names, groups, "Newton iteration" if newton else "epoch"))]
+    first = next(c for s in r.settings for c in s.curves)
+    smooth = (f" Each run's curve is smoothed first (exponential moving average, weight "
+              f"{first.smoothing:g}, debiased)." if first.smoothing > 0 else "")
+    kinds = [("curves", lambda c: (c.median, c.q25, c.q75),
+              "Learning curves: the line is the median over seeds, the band the "
+              "inter-quartile range (25th to 75th percentile)."),
+             ("curves-mean", lambda c: (c.mean, c.low, c.high),
+              f"Learning curves: the line is the mean over seeds, the band its pointwise "
+              f"{first.level:.0%} confidence interval (t, over the seeds finite at that "
+              f"epoch; not corrected across epochs).")]
+    out = []
+    for fig, pick, text in kinds:
+        groups = []
+        for title, members, f in _groups(r):
+            items = []
+            for n_, i in enumerate(members):
+                s = r.settings[i]
+                lab = s.label if f is None else (r.grid.without(f, s.coords) or s.label)
+                bands = [next((pick(c) for c in s.curves if c.name == n), None)
+                         for n in names]
+                items.append((lab, color(n_), bands))
+            groups.append((title, items))
+        split = len(groups) > 1
+        out.append((fig, text + smooth + (" One column per group of settings, each with "
+                                          "its own legend." if split else ""),
+                    _figures.curves_figure(names, groups, "Newton iteration" if newton
+                                           else "epoch", name=fig)))
+    return out
 
 
 def _pairwise_svg(pw, index: dict[str, int], labels: list[str]) -> str:

@@ -23,15 +23,37 @@ _NOT_CURVES = {"test_correct"}
 
 @dataclass(frozen=True)
 class Curve:
-    """Median and quartiles over seeds of one learning curve, per epoch."""
+    """One learning curve over seeds, per epoch: median and quartiles; the mean and its
+    pointwise t interval (``level``) over the seeds whose run is finite there. With
+    ``smoothing`` > 0 every run's curve is first smoothed (``ema``)."""
 
     name: str
     median: tuple[float, ...]
     q25: tuple[float, ...]
     q75: tuple[float, ...]
+    mean: tuple[float, ...] = ()
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+    level: float = 0.95
+    smoothing: float = 0.0
 
 
-def curves(s) -> tuple[Curve, ...]:
+def ema(c: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average along the last axis, debiased as TensorBoard's
+    smoothing slider is (s_t = w s_(t-1) + (1 - w) x_t, divided by 1 - w^(t+1)), so
+    the first epochs are not pulled to zero; scipy.signal.lfilter runs it for every
+    seed at once. A NaN (a diverged run) stays NaN from there on."""
+    if weight <= 0:
+        return c
+    from scipy.signal import lfilter
+
+    out = lfilter([1.0 - weight], [1.0, -weight], c, axis=-1)
+    return out / (1.0 - weight ** np.arange(1, c.shape[-1] + 1))
+
+
+def curves(s, smoothing: float = 0.0, level: float = 0.95) -> tuple[Curve, ...]:
+    from scipy import stats as st
+
     out = []
     for name in sorted(s.curves, key=lambda n: (n != "loss", n)):
         if name in _NOT_CURVES:
@@ -39,10 +61,17 @@ def curves(s) -> tuple[Curve, ...]:
         c = np.asarray(s.curves[name], float)
         if c.ndim != 2 or c.shape[0] == 0:
             continue
+        c = ema(c, smoothing)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # an epoch where every run diverged: NaN
             q25, med, q75 = np.nanquantile(c, [0.25, 0.5, 0.75], axis=0)
-        out.append(Curve(name, *(tuple(float(v) for v in q) for q in (med, q25, q75))))
+            # pointwise t interval of the mean over the seeds finite at each epoch
+            n = np.sum(np.isfinite(c), axis=0)
+            mean = np.nanmean(c, axis=0)
+            half = st.t.ppf(0.5 + level / 2, n - 1) * np.nanstd(c, axis=0, ddof=1) / np.sqrt(n)
+        out.append(Curve(name, *(tuple(float(v) for v in q)
+                                 for q in (med, q25, q75, mean, mean - half, mean + half)),
+                         level=level, smoothing=float(smoothing)))
     return tuple(out)
 
 

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jaxstab.errors import UserError
-from jaxstab.report._model import IndexReport, index_entry, plan, study_report, timestamp
+from jaxstab.report._model import (IndexReport, check_smoothing, index_entry, plan,
+                                   study_report, timestamp)
 from jaxstab.report._render import _environment, render_index, study_files
 from jaxstab.store import Store
 
@@ -22,10 +23,11 @@ def _one(task: tuple):
     """A worker's unit: one study read, built and rendered; returns its index entry
     and its files. Opens the store itself (an SQLite connection must not cross a
     fork)."""
-    store_path, name, fingerprint, slug, generated, lower = task
+    store_path, name, fingerprint, slug, generated, smoothing, lower = task
     store = Store(store_path, create=False)
     try:
-        r = study_report(store, name, fingerprint, slug, generated, lower)
+        r = study_report(store, name, fingerprint, slug, generated, smoothing,
+                         lower)
     finally:
         store.close()
     return index_entry(r), study_files(r, _environment())
@@ -91,12 +93,14 @@ _UMASK = _umask()
 
 def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                  now: datetime | None = None, jobs: int | None = None,
-                 lower_is_better=()) -> list[Path]:
+                 smoothing: float = 0.0, lower_is_better=()) -> list[Path]:
     """Write ``out_dir/index.html`` and, per study, ``<slug>.html``, ``<slug>.json`` and
     ``<slug>.csv`` (slug: the name with ``/`` as ``-``). ``now`` fixes the "generated"
     timestamp, so that the same store gives byte-identical files. ``jobs``: processes
     building pages at once (default: one per core, up to MAX_JOBS; one where forking is
-    unsafe). Everything is rendered before the first file is written."""
+    unsafe). ``smoothing``: EMA weight of the learning curves (0: none, below 1).
+    Everything is rendered before the first file is written."""
+    smoothing = check_smoothing(smoothing)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} is a file, expected a folder")
@@ -111,7 +115,7 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     finally:
         store.close()
     generated = timestamp(now or datetime.now(UTC))
-    tasks = [(str(path), n, fp, slug, generated, tuple(lower_is_better))
+    tasks = [(str(path), n, fp, slug, generated, smoothing, tuple(lower_is_better))
              for n, fp, slug in todo]
     built = _build_all(tasks, cost, n_jobs)
     index = IndexReport(store_name, generated, tuple(entry for entry, _ in built))

@@ -1,4 +1,5 @@
-"""Statistics over seeds: intervals, comparisons, power, variance by source, verdicts.
+"""Statistics over seeds: intervals, comparisons, power, variance by source, verdicts,
+time to target (censored, with divergence as a competing outcome) and whole curves.
 
 Pure functions over per-seed arrays (shape ``(n_seeds,)``) or study results, with
 keyword-only options and frozen result dataclasses (``to_dict()`` gives JSON-ready
@@ -10,6 +11,7 @@ docs/statistics.md.
 
 from jaxstab.stats._aggregate import aggregate as aggregate
 from jaxstab.stats._analysis import Analysis as Analysis
+from jaxstab.stats._analysis import selects_sources as selects_sources
 from jaxstab.stats._analysis import SettingRow as SettingRow
 from jaxstab.stats._analysis import analyze as analyze
 from jaxstab.stats._best import Rank as Rank
@@ -21,6 +23,10 @@ from jaxstab.stats._best import rank_settings as rank_settings
 from jaxstab.stats._compare import Comparison as Comparison
 from jaxstab.stats._compare import TestResult as TestResult
 from jaxstab.stats._compare import compare as compare
+from jaxstab.stats._curves import CurveBand as CurveBand
+from jaxstab.stats._curves import CurveTest as CurveTest
+from jaxstab.stats._curves import curve_band as curve_band
+from jaxstab.stats._curves import curve_test as curve_test
 from jaxstab.stats._direction import guess_direction as guess_direction
 from jaxstab.stats._divergence import DivergenceRate as DivergenceRate
 from jaxstab.stats._divergence import DivergenceTest as DivergenceTest
@@ -52,6 +58,8 @@ from jaxstab.stats._omnibus import omnibus as omnibus
 from jaxstab.stats._omnibus import welch_anova as welch_anova
 from jaxstab.stats._power import brown_forsythe_effect as brown_forsythe_effect
 from jaxstab.stats._power import seeds_needed as seeds_needed
+from jaxstab.stats._profiles import TimeProfile as TimeProfile
+from jaxstab.stats._profiles import time_profile as time_profile
 from jaxstab.stats._sequential import Look as Look
 from jaxstab.stats._sequential import SequentialVerdict as SequentialVerdict
 from jaxstab.stats._sequential import look_schedule as look_schedule
@@ -66,7 +74,19 @@ from jaxstab.stats._strata import Suite as Suite
 from jaxstab.stats._strata import split as split_strata
 from jaxstab.stats._summary import Summary as Summary
 from jaxstab.stats._summary import summarize as summarize
+from jaxstab.stats._survcompare import TimeComparison as TimeComparison
+from jaxstab.stats._survcompare import compare_time_to_target as compare_time_to_target
+from jaxstab.stats._survcompare import (
+    seeds_needed_time_to_target as seeds_needed_time_to_target,
+)
+from jaxstab.stats._survival import KaplanMeier as KaplanMeier
+from jaxstab.stats._survival import TargetSummary as TargetSummary
+from jaxstab.stats._survival import TimeToTarget as TimeToTarget
+from jaxstab.stats._survival import kaplan_meier as kaplan_meier
+from jaxstab.stats._survival import target_summary as target_summary
+from jaxstab.stats._survival import time_to_target as time_to_target
 from jaxstab.stats._variance import SourceVariance as SourceVariance
+from jaxstab.stats._variance import share_intervals as share_intervals
 from jaxstab.stats._study import EXPLORE_RESAMPLES as EXPLORE_RESAMPLES
 from jaxstab.stats._study import RNG_SEED as RNG_SEED
 from jaxstab.stats._study import higher_is_better as higher_is_better

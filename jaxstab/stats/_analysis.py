@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record
+from jaxstab.stats._base import SPREAD_MIN_N, Record
 from jaxstab.stats._best import Ranking, VersusControl, compare_to_control, rank_settings
 from jaxstab.stats._compare import KINDS
 from jaxstab.stats._divergence import DivergenceRate, divergence_rate
@@ -22,6 +22,7 @@ from jaxstab.stats._omnibus import Omnibus, omnibus
 from jaxstab.stats._strata import Suite, split, suite
 from jaxstab.stats._summary import Summary, summarize
 from jaxstab.stats._text import format_analysis
+from jaxstab.stats._variance import SourceVariance, variance_by_source
 from jaxstab.stats._verdicts import Verdict, verdicts
 
 
@@ -87,6 +88,7 @@ class Analysis(Record):
     factorial: Factorial | None
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...]
+    variance: tuple[SourceVariance, ...] = ()  # by seed source, when settings vary one
     # "declared" or "guessed" (from the metric's name: stats.guess_direction)
     direction: str = "declared"
     strata: tuple[str, ...] = ()
@@ -175,7 +177,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
     """Analyze ``metric`` (default: the study's main metric) of study ``results`` and
     judge ``claims``: per-setting summaries, divergence and test-noise baselines; every
     pair (``pairwise``, corrected over all pairs); the omnibus test; the ranking with
-    the set tied with the best (corrected over k - 1); each setting against
+    the set tied with the best (corrected over all ordered pairs); each setting against
     ``control`` (factor values; corrected over k - 1); for grids of two or more
     factors, main effects and interactions (Freedman-Lane permutation); verdicts.
     ``rng`` seeds every resampling (None: fixed), so the record is reproducible.
@@ -190,20 +192,21 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         control)
     gen = _check.rng(rng)
     settings = _study.settings_of(results)
-    min_n = 3 if metric_kind == "spread" else 2
+    min_n = SPREAD_MIN_N if metric_kind == "spread" else 2
     rows, usable = _rows(settings, metric, level, gen, min_n)
     notes = []
     left = [r.name for r in rows if not r.compared]
     if left:
         notes.append(f"left out of the comparisons (fewer than {min_n} finished runs): "
                      + "; ".join(left))
+    sources_only = selects_sources(settings)
     directions = dict(directions or {})
     guessed = False
     if higher_is_better is None and metric in directions:
         higher_is_better = bool(directions[metric])
     if higher_is_better is None:
         higher_is_better, guessed = _study.higher_is_better(metric), True
-        if metric_kind == "mean":
+        if metric_kind == "mean" and not sources_only:
             notes.append(f"ranking assumes {'higher' if higher_is_better else 'lower'} "
                          f"{metric} is better, guessed from the name (declare it: "
                          f"[metrics] {metric} = \"higher\" or \"lower\", or "
@@ -211,7 +214,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
     strata = tuple(strata or ())
     opts = dict(metric=metric, metric_kind=metric_kind, correction=correction, alpha=alpha,
                 level=level, rng=gen, n_resamples=n_resamples, min_n=min_n,
-                higher_is_better=higher_is_better)
+                higher_is_better=higher_is_better, sources_only=sources_only)
     pw = om = ranking = versus = grid = None
     by_stratum, across, claims_here = (), None, claims
     if not strata:
@@ -229,11 +232,14 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
                        n_resamples=min(n_resamples, 1999))
     vs = verdicts(results, claims_here, correction=correction, alpha=alpha, level=level,
                   power=power, rng=gen, n_resamples=n_resamples)
+    variance = ()
+    if any(len(s.sources) == 1 for s in settings) and len(settings) >= 2:
+        variance = variance_by_source(results, metric=metric, level=level)
     name = getattr(getattr(results, "study", None), "name", "") or ""
     return Analysis(name, metric, metric_kind, correction, alpha, level,
                     bool(higher_is_better), tuple(rows), pw, om, ranking, versus, grid,
-                    vs, tuple(notes), "guessed" if guessed else "declared", strata,
-                    by_stratum, across)
+                    vs, tuple(notes), variance, "guessed" if guessed else "declared",
+                    strata, by_stratum, across)
 
 
 def _across(claim: Any, strata: Sequence[str]) -> bool:
@@ -241,17 +247,23 @@ def _across(claim: Any, strata: Sequence[str]) -> bool:
 
 
 def _comparisons(usable, control, *, metric, metric_kind, correction, alpha, level, rng,
-                 n_resamples, min_n, higher_is_better) -> tuple:
+                 n_resamples, min_n, higher_is_better, sources_only) -> tuple:
     notes = []
     sub = _study.SimpleResults(usable)
     opts = dict(metric=metric, metric_kind=metric_kind, level=level, rng=rng,
                 n_resamples=n_resamples)
     pw = om = ranking = versus = grid = None
+    if sources_only:
+        notes.append("no ranking: the factor `vary` only selects which seed sources vary "
+                     "(a way to measure, not a setting to pick); see the variance by "
+                     "source")
     if len(usable) >= 2:
         pw = pairwise(sub, correction=correction, **opts)
         known = {(p.a_key, p.b_key): p.comparison for p in pw.pairs}
-        ranking = rank_settings(sub, higher_is_better=higher_is_better,
-                                correction=correction, alpha=alpha, pairs=known, **opts)
+        if not sources_only:
+            ranking = rank_settings(sub, higher_is_better=higher_is_better,
+                                    correction=correction, alpha=alpha, pairs=known,
+                                    **opts)
         if len(usable) >= 3:
             om = omnibus(sub, metric=metric, metric_kind=metric_kind)
         if control is not None:
@@ -279,3 +291,11 @@ def _stratum(task, settings, strata, control, **opts) -> Stratum:
     pw, om, ranking, versus, grid, notes = _comparisons(settings, control, **opts)
     return Stratum(task, opts["level"], opts["alpha"], bool(opts["higher_is_better"]), pw,
                    om, ranking, versus, grid, tuple(notes))
+
+
+def selects_sources(settings) -> bool:
+    """Whether the settings have a factor ``vary`` with several values: a seed-source
+    study, whose settings differ in what is measured, not in how to train."""
+    values = {str(getattr(s, "factors", {}).get("vary")) for s in settings
+              if "vary" in (getattr(s, "factors", None) or {})}
+    return len(values) >= 2

@@ -15,8 +15,19 @@ import numpy as np
 # are summed in float64 here, so values that are "the same" differ by rounding residue:
 # np.std of a constant array of k/200 accuracies is ~1e-17 for about half of them, and
 # k/200 - (k-1)/200 is not the same float for every k. Anything below RTOL times the
-# metric's scale (its largest |value|) is rounding, not seed variation.
+# metric's scale (its largest |value|) is rounding, not seed variation. That holds for
+# data stored as float32 only: values that float32 cannot hold (float64 data, e.g.
+# 1e12 +- 1e5, whose variation is 1e-7 of its scale) are judged at float64's resolution,
+# RTOL64, or a real difference would read as "constant".
 RTOL = 1e-6
+RTOL64 = 1e-13
+
+# Seeds a side (or pairs) below which no spread claim is tested: at 3, Brown-Forsythe can
+# never reach p < 0.116; at 4, every spread test measured (Brown-Forsythe, permutations of
+# the std ratio or of |x - median|) rejected 0.15 of true nulls with collapsed runs
+# (docs/statistics.md, "Spread tests"). Paired, 5 is still untestable two-sided at 0.05
+# (32 sign arrangements: p >= 2/32), and the permutation's p says so.
+SPREAD_MIN_N = 5
 
 
 def jsonable(value: Any) -> Any:
@@ -63,15 +74,24 @@ def quiet(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
+def _as_float32(x: np.ndarray) -> bool:
+    with np.errstate(over="ignore"):
+        return bool(np.all(x.astype(np.float32).astype(float) == x))
+
+
 def tolerance(*samples: Any) -> float:
-    """RTOL times the scale of the metric: the largest finite |value| in ``samples``."""
-    scale = 0.0
+    """The rounding residue allowed: the scale of the metric (the largest finite |value|
+    in ``samples``) times RTOL when one of the samples holds float32 values, as the
+    device stores them (a float64 difference of float32 data carries their rounding),
+    else times RTOL64 (float64 data: its own resolution)."""
+    scale, coarse = 0.0, False
     for s in samples:
         s = np.asarray(s, dtype=float)
         s = s[np.isfinite(s)]
         if s.size:
             scale = max(scale, float(np.max(np.abs(s))))
-    return RTOL * scale
+            coarse = coarse or _as_float32(s)
+    return (RTOL if coarse else RTOL64) * scale
 
 
 def is_constant(x: Any, *like: Any) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _effects, _tests
-from jaxstab.stats._base import Record, is_constant, snap, std, tolerance
+from jaxstab.stats._base import SPREAD_MIN_N, Record, is_constant, snap, std, tolerance
 from jaxstab.stats._effects import Effect
 
 KINDS = ("mean", "spread")
@@ -58,8 +58,9 @@ def _direction(x: float, tol: float = 0.0) -> str:
 
 
 def _spread_gap(a: np.ndarray, b: np.ndarray) -> float:
-    # The mean absolute deviation from the median: what Brown-Forsythe compares.
-    return float(np.mean(_effects.deviations(a)) - np.mean(_effects.deviations(b)))
+    # The std: what the primary spread test compares, the ranking orders by and the
+    # effects bound.
+    return float(np.std(a, ddof=1) - np.std(b, ddof=1))
 
 
 def _run_tests(x, y, kind, paired, alternative, gen, n_resamples) -> list[TestResult]:
@@ -138,11 +139,12 @@ def compare(a: Any, b: Any, *, metric_kind: str = "mean", alternative: str = "tw
     metric_kind="mean": Welch t (primary), Mann-Whitney U, permutation test; paired:
     paired t (primary), Wilcoxon signed-rank, paired permutation. Effects: Hedges' g
     (g_z when paired) and P(A>B); difference of means with its t interval.
-    metric_kind="spread": Brown-Forsythe (primary), Fligner-Killeen; paired: a paired t
-    on absolute deviations from the median (primary), a paired permutation test of the
-    std difference on median-centered values. Effects: the ratio of spreads (mean
-    absolute deviations from the median) and their difference, with the intervals that
-    invert the primary test. paired=True: ``a[i]`` and ``b[i]`` come from the same seed
+    metric_kind="spread" (the spread is the std; SPREAD_MIN_N seeds a side at least, as
+    no spread test holds its level below): a permutation test of log(std A / std B) on
+    median-centered runs (primary; swaps within a seed when paired), then
+    Brown-Forsythe and Fligner-Killeen (paired: the paired t on |x - median| and a
+    paired permutation of the std difference). Effects: std(A) / std(B) with the
+    interval that inverts the primary test, and std(A) - std(B). paired=True: ``a[i]`` and ``b[i]`` come from the same seed
     (same shape required); pairs with a non-finite side are dropped under
     ``nan_policy="omit"``. Values constant up to rounding (``_base.is_constant``) are
     treated as constant.
@@ -155,9 +157,7 @@ def compare(a: Any, b: Any, *, metric_kind: str = "mean", alternative: str = "tw
     level = _check.level(level)
     n_resamples = _check.positive_int(n_resamples, "n_resamples", 100)
     gen = _check.rng(rng)
-    # Three seeds at least for spread: with two, both absolute deviations from the
-    # median are equal and Brown-Forsythe's F is infinite.
-    min_n = 3 if metric_kind == "spread" else 2
+    min_n = SPREAD_MIN_N if metric_kind == "spread" else 2
     if paired:
         x, y = _check.paired(a, b, nan_policy=nan_policy, min_n=min_n)
     else:
@@ -187,8 +187,10 @@ def compare(a: Any, b: Any, *, metric_kind: str = "mean", alternative: str = "tw
                                              rng=gen, n_resamples=n_resamples))
     else:
         gap = _spread_gap(x, y)
-        difference = _effects.spread_difference(x, y, paired=paired, level=level)
-        effects = (_effects.spread_ratio(x, y, paired=paired, level=level),)
+        difference = _effects.spread_difference(x, y, paired=paired, level=level,
+                                                rng=gen, n_resamples=n_resamples)
+        effects = (_effects.spread_ratio(x, y, paired=paired, level=level, rng=gen,
+                                         n_resamples=n_resamples),)
     return Comparison(
         metric_kind=metric_kind, alternative=alternative, paired=paired,
         n_a=x.size, n_b=y.size, mean_a=float(np.mean(x)), mean_b=float(np.mean(y)),
@@ -210,6 +212,7 @@ def _reverse_effect(e: Effect) -> Effect:
 # Two-sided tests whose statistic changes sign when A and B swap (the others are
 # symmetric: F and chi-square statistics, Wilcoxon's min(W+, W-)).
 _ANTISYMMETRIC = {"Welch t", "permutation", "paired t", "paired permutation",
+                  "permutation (std ratio)", "paired permutation (std ratio)",
                   "paired Brown-Forsythe", "paired permutation (median-centered)"}
 
 

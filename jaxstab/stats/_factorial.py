@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record
+from jaxstab.stats._base import SPREAD_MIN_N, Record
 from jaxstab.stats._compare import KINDS
 from jaxstab.stats._effects import deviations
 from jaxstab.stats._multiple import CORRECTIONS, adjust_pvalues
@@ -184,6 +184,10 @@ def factorial(results: Any, *, metric: str, metric_kind: str = "mean",
             keep &= np.isin(g.seeds, sorted(common))
         if keep.sum() < 2:
             return empty(0, f"{g.name}: fewer than 2 finished runs: not tested")
+        if metric_kind == "spread" and keep.sum() < SPREAD_MIN_N:
+            return empty(0, f"{g.name}: fewer than {SPREAD_MIN_N} finished runs: spread "
+                            f"effects not tested (at 4 seeds a cell they rejected 0.09-0.11 "
+                            f"of true nulls)")
         x = g.values[keep]
         y.append(deviations(x) if metric_kind == "spread" else x)
         cells.append(np.full(x.size, idx))

@@ -138,8 +138,11 @@ def format_variance_table(rows: Sequence[SourceVariance]) -> str:
         group = ", ".join(f"{k}={v}" for k, v in r.group.items()) or "-"
         std = (f"{_num(r.std)} [{_num(r.std_interval.low)}, {_num(r.std_interval.high)}]"
                if r.std_interval else _num(r.std))
-        line = [group, "+".join(r.sources), str(r.n), _num(r.mean), std,
-                "-" if r.share is None else f"{100 * r.share:.0f}%"]
+        share = "-" if r.share is None else f"{100 * r.share:.0f}%"
+        iv = getattr(r, "share_interval", None)
+        if iv is not None:
+            share += f" [{100 * iv.low:.0f}%, {100 * iv.high:.0f}%]"
+        line = [group, "+".join(r.sources), str(r.n), _num(r.mean), std, share]
         if with_base:
             line.append(_num(r.baseline))
         out.append(line)

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.optimize as opt
 import scipy.stats as st
 
-from jaxstab.stats._base import is_constant, quiet, snap, tolerance
+from jaxstab.stats._base import SPREAD_MIN_N, is_constant, quiet, snap, tolerance
 
 # Futility (non-binding): stop when the conditional power under the current estimate to
 # cross the last boundary falls below this. Non-binding means the efficacy boundaries
@@ -47,7 +47,7 @@ FUTILITY_FROM = 1 / 8
 RHO = 1.0            # spending shape: alpha u^RHO, u the look's place on the log2 scale
 GRID_STEP = 0.02     # z-scale step of the integration grid (Simpson's rule)
 GRID_EDGE = 12.0     # paths beyond |z| = 12 carry < 1e-32 of probability
-CONTINUE, POSITIVE, NEGATIVE, FUTILE, NOT_SHOWN = range(5)
+CONTINUE, POSITIVE, NEGATIVE, FUTILE, NOT_SHOWN, UNTESTABLE = range(6)
 
 
 def spending(schedule: tuple[int, ...], alpha: float) -> tuple[float, ...]:
@@ -213,7 +213,7 @@ def statistic(x: np.ndarray, y: np.ndarray, *, kind: str, paired: bool) -> Stat:
     """One claim at one look: ``x``, ``y`` the values of seeds < n (NaN: diverged, left
     out; paired: aligned by seed, a pair dropped when either side diverged). z NaN
     when too few finished runs (2, or 3 for spread, a side or pairs)."""
-    test, min_n = TESTS[(kind, paired)], 3 if kind == "spread" else 2
+    test, min_n = TESTS[(kind, paired)], SPREAD_MIN_N if kind == "spread" else 2
     if paired:
         keep = np.isfinite(x) & np.isfinite(y)
         x, y = x[keep], y[keep]
@@ -244,7 +244,7 @@ def statistic(x: np.ndarray, y: np.ndarray, *, kind: str, paired: bool) -> Stat:
 # --- the decision procedure ----------------------------------------------------------------
 
 class Decisions(NamedTuple):
-    code: np.ndarray   # (..., m): CONTINUE, POSITIVE, NEGATIVE, FUTILE, NOT_SHOWN
+    code: np.ndarray   # (..., m): CONTINUE, ..., NOT_SHOWN, UNTESTABLE
     look: np.ndarray   # (..., m): look of the decision, -1 while undecided
     level: np.ndarray  # (..., m, K): index into ``levels`` each look was tested at, -1 if not
     levels: tuple[float, ...]
@@ -270,8 +270,11 @@ def _rejected(code: np.ndarray, m: int) -> np.ndarray:
 def decide(z: np.ndarray, ready: np.ndarray, *, schedule: tuple[int, ...], alpha: float,
            correction: str = "holm", futility: bool = True) -> Decisions:
     """Decisions of m claims over K looks. ``z`` (..., m, K): signed statistics (NaN:
-    untestable at that look); ``ready`` (..., m, K): the look's seeds are all there (a
-    claim stops, undecided, at its first look that is not ready).
+    untestable at that look: too few finished runs); ``ready`` (..., m, K): the look's
+    seeds are all there (a claim stops, undecided, at its first look that is not ready).
+    A claim untestable at a ready look stops there (UNTESTABLE): more seeds of a setting
+    that diverges at every seed would only be spent on a "z = nan" at every look, and a
+    stop that never rejects costs no type-I error (as futility).
 
     At each look the claims still open are tested against the boundary at their level;
     each rejection passes its level on (Holm) and the rest are tested again at the
@@ -292,6 +295,9 @@ def decide(z: np.ndarray, ready: np.ndarray, *, schedule: tuple[int, ...], alpha
         stalled |= ~ready[..., k]
         live = (code == CONTINUE) & ~stalled
         zk = z[..., k]
+        blank = live & np.isnan(zk)
+        code[blank], look[blank] = UNTESTABLE, k
+        live &= ~blank
         for _ in range(m):
             r = _rejected(code, m)
             level[..., k] = np.where(live, r[..., None], level[..., k])

@@ -10,7 +10,7 @@ import scipy.stats as st
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record, is_constant, quiet, snap
+from jaxstab.stats._base import SPREAD_MIN_N, Record, is_constant, quiet, snap
 from jaxstab.stats._compare import KINDS, TestResult
 
 
@@ -76,7 +76,7 @@ def omnibus(data: Any, *, metric: str | None = None, metric_kind: str = "mean") 
     """
     _check.choice(metric_kind, "metric_kind", KINDS)
     gs = _study.groups(data, metric)
-    xs = _clean(gs, 3 if metric_kind == "spread" else 2)
+    xs = _clean(gs, SPREAD_MIN_N if metric_kind == "spread" else 2)
     every = np.concatenate(xs)
     flat = [g.name for g, x in zip(gs, xs, strict=True) if is_constant(x, every)]
     note = ""

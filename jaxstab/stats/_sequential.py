@@ -86,7 +86,9 @@ class SequentialVerdict(Record):
     """A claim's sequential verdict. ``status``: ``holds`` / ``refuted`` (a boundary
     crossed in / against the claimed direction; a two-sided claim is never refuted),
     ``futile`` (stopped: the chance to cross by the last look fell below 10%),
-    ``not shown`` (the last look came and nothing crossed), ``undecided`` (looks
+    ``not shown`` (the last look came and nothing crossed), ``untestable`` (stopped:
+    too few finished runs at a look, e.g. a setting that diverges at every seed; the
+    note says which), ``undecided`` (looks
     remain: train ``settings_needed`` to ``next_seeds`` seeds). ``looks``: the path up
     to the deciding (or latest) look; ``seeds_used``: seeds per setting at that look.
     ``alpha``: the study's level; each look carries the claim's corrected level."""
@@ -177,8 +179,8 @@ def _status(code: int, direction: str) -> str:
         positive = code == _groupseq.POSITIVE
         return "holds" if direction == "two-sided" or positive == (direction == "greater") \
             else "refuted"
-    return {_groupseq.FUTILE: "futile", _groupseq.NOT_SHOWN: "not shown"}.get(code,
-                                                                          "undecided")
+    return {_groupseq.FUTILE: "futile", _groupseq.NOT_SHOWN: "not shown",
+            _groupseq.UNTESTABLE: "untestable"}.get(code, "undecided")
 
 
 def _statement(claim: Any, status: str, ga, gb, looks: tuple[Look, ...], sched,
@@ -203,6 +205,9 @@ def _statement(claim: Any, status: str, ga, gb, looks: tuple[Look, ...], sched,
                 f"the current estimate ({last.test}, {z}) it has less than a "
                 f"{100 * _groupseq.FUTILITY_POWER:g}% chance to cross the boundary by "
                 f"{sched[-1]} seeds")
+    if status == "untestable":
+        return (f"\"{claim.text}\" is untestable (sequential test, stopped at {where}): "
+                f"{last.note or 'too few finished runs'}; more seeds are not trained for it")
     if status == "not shown":
         looks_word = f"all {K} looks" if K > 1 else "its one look"
         return (f"\"{claim.text}\" is not shown (sequential test, {looks_word} up to "

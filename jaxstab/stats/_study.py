@@ -67,9 +67,9 @@ def _plain(value: Any) -> Any:
 # same numbers.
 RNG_SEED = 0
 # Resamples of every bootstrap and permutation compare, the summary and a report make.
-# The p-values that decide verdicts, ties and matrices come from t and Brown-Forsythe
-# tests, which do not resample; only the secondary permutation tests and the P(A>B) and
-# ratio intervals do, and 2,000 draws put a permutation p-value of 0.05 within +-0.005
+# The mean p-values that decide verdicts, ties and matrices come from t tests, which do
+# not resample; spread p-values come from the permutation of the std ratio (every split
+# at small n), and 2,000 draws put a permutation p-value of 0.05 within +-0.005
 # (one sd) while costing under half of 10,000 (the article suite's report: 7.3 s of CPU
 # in stats.analyze against 17.5 s; 10 s in all is the target).
 EXPLORE_RESAMPLES = 1999

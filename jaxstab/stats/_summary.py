@@ -55,8 +55,11 @@ def _diverged_mask(diverged: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def summarize(x: Any, *, diverged: Any = None, level: float = 0.95, method: str = "auto",
-              rng: Any = None, nan_policy: str | None = None) -> Summary:
+              rng: Any = None, nan_policy: str | None = None,
+              n_test: int | None = None) -> Summary:
     """Summarize per-seed values ``x`` (shape ``(n_seeds,)``) of one setting.
+    ``n_test``: the test-set size of an accuracy, for the mean's interval when no run
+    differs (``interval``).
 
     Diverged runs (``diverged[i]`` true) never enter the value statistics, whatever
     value was stored for them; they are counted in ``divergence_rate``. A non-finite
@@ -98,7 +101,8 @@ def summarize(x: Any, *, diverged: Any = None, level: float = 0.95, method: str 
         iqm=float(st.trim_mean(kept, 0.25)),
         min=float(np.min(kept)), max=float(np.max(kept)),
         cv=std / abs(mean) if mean != 0 else float("nan"),
-        mean_interval=interval(kept, level=level, method=method, rng=rng),
+        mean_interval=interval(kept, level=level, method=method, rng=rng,
+                               n_test=n_test),
         std_interval=std_interval(kept, level=level),
         note=note, shape=shape,
     )

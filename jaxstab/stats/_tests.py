@@ -15,6 +15,7 @@ import scipy.stats as st
 
 from jaxstab.stats._base import quiet
 from jaxstab.stats._check import bootstrap_batch
+from jaxstab.stats._spread import std_ratio_test
 
 Test = Callable[..., tuple[np.ndarray, np.ndarray]]
 
@@ -84,6 +85,11 @@ def paired_permutation(a, b, alternative, rng, n_resamples):
 
 # --- spread, independent samples -------------------------------------------------------
 
+def std_ratio_permutation(a, b, alternative, rng, n_resamples):
+    # The primary spread test (jaxstab.stats._spread says why it replaced Brown-Forsythe).
+    return std_ratio_test(a, b, alternative, rng, n_resamples, paired=False)
+
+
 def brown_forsythe(a, b, alternative, rng=None, n_resamples=None):
     # Levene's test about the median. With two groups F equals the squared pooled t of
     # the absolute deviations, so its one-sided form takes the sign of their means.
@@ -104,6 +110,10 @@ def fligner_killeen(a, b, alternative, rng=None, n_resamples=None):
 
 
 # --- spread, paired samples ------------------------------------------------------------
+
+def paired_std_ratio_permutation(a, b, alternative, rng, n_resamples):
+    return std_ratio_test(a, b, alternative, rng, n_resamples, paired=True)
+
 
 def paired_brown_forsythe(a, b, alternative, rng=None, n_resamples=None):
     r = quiet(st.ttest_rel, _median_dev(a), _median_dev(b), axis=-1, alternative=alternative)
@@ -127,9 +137,11 @@ TESTS: dict[tuple[str, bool], list[tuple[str, Test]]] = {
                       ("permutation", permutation)],
     ("mean", True): [("paired t", paired_t), ("Wilcoxon signed-rank", wilcoxon),
                      ("paired permutation", paired_permutation)],
-    ("spread", False): [("Brown-Forsythe", brown_forsythe),
+    ("spread", False): [("permutation (std ratio)", std_ratio_permutation),
+                        ("Brown-Forsythe", brown_forsythe),
                         ("Fligner-Killeen", fligner_killeen)],
-    ("spread", True): [("paired Brown-Forsythe", paired_brown_forsythe),
+    ("spread", True): [("paired permutation (std ratio)", paired_std_ratio_permutation),
+                       ("paired Brown-Forsythe", paired_brown_forsythe),
                        ("paired permutation (median-centered)",
                         paired_centered_permutation)],
 }

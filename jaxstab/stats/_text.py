@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from jaxstab.stats._format import _effect, _num, _p, format_comparison_table, \
-    format_verdicts, table
+    format_variance_table, format_verdicts, table
 
 
 def _iv(iv: Any) -> str:
@@ -186,6 +186,10 @@ def format_analysis(a, *, max_pairs: int = 15) -> str:
         blocks.append(_factorial(a))
     if a.pairwise is not None:
         blocks.append(_pairs(a, max_pairs))
+    if a.variance:
+        blocks.append(f"variance by seed source ({a.metric}; share: of the summed "
+                      f"one-source variances, with its {100 * a.level:g}% interval)\n"
+                      + format_variance_table(a.variance))
     if a.verdicts:
         blocks.append(format_verdicts(a.verdicts))
     if a.notes:

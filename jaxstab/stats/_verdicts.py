@@ -10,7 +10,7 @@ import numpy as np
 
 from jaxstab.errors import UserError
 from jaxstab.stats import _check, _study
-from jaxstab.stats._base import Record
+from jaxstab.stats._base import SPREAD_MIN_N, Record
 from jaxstab.stats._compare import KINDS, Comparison
 from jaxstab.stats._divergence import DivergenceTest, divergence_test
 from jaxstab.stats._effects import Effect
@@ -155,7 +155,7 @@ def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Ge
     ga, gb, paired = claim_groups(claim, settings)
     fa, fb = _study.aligned(ga, gb) if paired else (ga.values, gb.values)
     div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
-    short = _study.shortfall(ga, gb, paired=paired, min_n=3 if claim.kind == "spread" else 2)
+    short = _study.shortfall(ga, gb, paired=paired, min_n=SPREAD_MIN_N if claim.kind == "spread" else 2)
     comp = None if short else compare_groups(
         ga, gb, metric_kind=claim.kind, alternative="two-sided", paired=paired,
         level=level, rng=gen, n_resamples=n_resamples)
@@ -176,9 +176,9 @@ def _verdict(row: _Row, p_adj: float, d_adj: float, *, alpha: float, power: floa
         reason += f"; seeds needed: {why}" if needed is not None else f"; {why}"
     mean = claim.kind == "mean"
     effect = comp.effects[0] if comp else _missing(
-        "Hedges' g" if mean else "spread(A) / spread(B)", level, f"not computed: {short}")
+        "Hedges' g" if mean else "std(A) / std(B)", level, f"not computed: {short}")
     difference = comp.difference if comp else _missing(
-        "mean(A) - mean(B)" if mean else "spread(A) - spread(B)", level,
+        "mean(A) - mean(B)" if mean else "std(A) - std(B)", level,
         f"not computed: {short}")
     note = "; ".join(n for n in [comp.note if comp else "",
                                  _divergence_note(ga, gb, div, d_adj, alpha, correction)] if n)

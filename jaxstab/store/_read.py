@@ -91,10 +91,12 @@ def values(db, fingerprint: str, metric: str) -> dict[tuple[str, int], float]:
     return out
 
 
-def export_rows(db):
+def export_rows(db, curves: bool = False):
     """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step) in
     the order of version 1's export (name, fingerprint, setting, seed, metric), one
-    group of overlapping blocks in memory at a time."""
+    group of overlapping blocks in memory at a time. ``curves``: each row also has a
+    ``step`` (None for a metric), and after a run's metrics come its curves, one row
+    per (curve, step), the curve's name in ``metric``."""
     studies = db.execute("SELECT id, name, fingerprint FROM studies ORDER BY name, "
                          "fingerprint").fetchall()
     for study_id, name, fp in studies:
@@ -104,7 +106,8 @@ def export_rows(db):
             spans = db.execute("SELECT id, first, last FROM blocks WHERE setting=? ORDER BY "
                                "first, id", (setting_id,)).fetchall()
             for ids in _overlapping(spans):
-                yield from _rows(name, fp, key, _blocks.block_columns(db, ids, curves=False))
+                cols = _blocks.block_columns(db, ids, curves=curves)
+                yield from (_curve_rows if curves else _rows)(name, fp, key, cols)
 
 
 def _overlapping(spans):
@@ -132,3 +135,19 @@ def _rows(name, fp, key, cols):
         for m in names:
             if whole or present[m][i]:
                 yield (name, fp, key, seed, m, values[m][i], d, st)
+
+
+def _curve_rows(name, fp, key, cols):
+    """``_rows`` with a ``step`` (None), then each run's curves a row per step."""
+    per_run: dict[int, list] = {}
+    for row in _rows(name, fp, key, cols):
+        per_run.setdefault(row[3], []).append(row)
+    names = sorted(cols.curves)
+    divs = cols.diverged.astype(int).tolist()
+    for i, seed in enumerate(cols.seeds.tolist()):
+        rows = per_run.get(seed, [])
+        yield from (r + (None,) for r in rows)
+        d, st = (rows[0][6], rows[0][7]) if rows else (divs[i], None)
+        for c in names:
+            for step, v in enumerate(cols.curves[c][i].tolist()):
+                yield (name, fp, key, seed, c, None if v != v else v, d, st, step)

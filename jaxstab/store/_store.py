@@ -331,11 +331,12 @@ class Store:
         return [json.loads(v) for (v,) in self.db.execute(
             "SELECT value FROM looks WHERE fingerprint=? ORDER BY look", (fingerprint,))]
 
-    def export_rows(self):
+    def export_rows(self, curves: bool = False):
         """(study, fingerprint, setting, seed, metric, value, diverged, diverged_step),
         ordered by study name, fingerprint, setting, seed and metric; a generator that
-        holds one block of runs at a time."""
-        return _read.export_rows(self.db)
+        holds one block of runs at a time. ``curves``: a ``step`` ends each row, and the
+        curves follow each run's metrics, a row per (curve, step)."""
+        return _read.export_rows(self.db, curves)
 
 
 @contextmanager
