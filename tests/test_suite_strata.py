@@ -184,3 +184,20 @@ def test_tidy_import_errors_name_the_file(cli, tmp_path):
     rc, _, err = cli("import", "short.csv", "--study", "s")
     assert rc == 2 and "short.csv: line 3 has 2 fields" in err
     assert not (tmp_path / "results.sqlite").exists()
+
+
+def test_end_of_run_summary_names_a_best_per_stratum(tmp_path):
+    from jaxstab.importer import import_scores
+    from jaxstab.store import Store
+    from jaxstab.summary import summary_lines
+
+    _tidy(tmp_path / "scores.csv", np.random.default_rng(7))
+    store = Store(tmp_path / "r.sqlite")
+    study, _ = import_scores(str(tmp_path / "scores.csv"), "s", store=store,
+                             strata=["dataset"], lower_is_better=["accuracy"])
+    lines = summary_lines(store.results(study.fingerprint), 5)
+    best = [x for x in lines if x.startswith("best")]
+    assert [x.split(":")[0] for x in best] == [f"best in dataset={d}" for d in DATASETS]
+    # accuracy declared lower-is-better: the lowest mean (erm or cutmix) is called best
+    assert all("algo=mixup" not in x.split(";")[0] and "lowest mean" in x for x in best)
+    store.close()
