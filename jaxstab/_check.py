@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 from jaxstab.errors import UserError
@@ -209,3 +211,39 @@ def int_hint(name: str, values) -> str:
     return (f" ({', '.join(map(str, values))}: integers, which make `{name}` a static "
             f"factor; write floats, e.g. {float(values[0])!r}, for a traced "
             f"hyperparameter)")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# such a text cell gets a leading `'` (and one that already starts with quotes and one
+# of them gets one more, so that `jaxstab import` can take exactly one off again).
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def csv_text(text: str) -> str:
+    """A text cell of a CSV jaxstab writes (a study or metric name), safe to open in a
+    spreadsheet. Numbers are written as they are: `-0.5` is a number there, not a
+    formula."""
+    return "'" + text if _FORMULA.match(text) else text
+
+
+def csv_text_back(text: str) -> str:
+    """The text ``csv_text`` was given."""
+    return text[1:] if text.startswith("'") and _FORMULA.match(text[1:]) else text
+
+
+def terminal_text(text: str, keep: str = "") -> str:
+    """``text`` with control characters (ANSI escapes, NUL, line breaks other than those
+    in ``keep``) written as Python escapes, so that a label cannot drive the terminal."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]",
+                  lambda m: m.group() if m.group() in keep else ascii(m.group())[1:-1],
+                  text)
+
+
+def hashable(v: Any) -> Any:
+    """``v`` made hashable (lists as tuples, a table as its sorted items), so that a set
+    finds in one step what a scan with ``==`` found (equal values, equal results)."""
+    if isinstance(v, (list, tuple)):
+        return tuple(hashable(x) for x in v)
+    if isinstance(v, Mapping):
+        return tuple(sorted((k, hashable(x)) for k, x in v.items()))
+    return v

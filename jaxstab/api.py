@@ -90,11 +90,14 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
 
     check_timeout(lease_timeout)
     from jaxstab.study import check_runs
+    from jaxstab.sweep import check_chunk_size
 
     for s in studies:
         if not checked:
             s.check()
         check_runs(len(s.settings()), seeds or s.seeds, "--seeds")
+        for first in {x.static: x for x in s.settings()}.values() if chunk_size else ():
+            check_chunk_size(first, chunk_size)
     if max_seeds is not None and not until_decided:
         raise UserError("--max-seeds: only with --until-decided (the most seeds per setting "
                         "a sequential run may use)")
@@ -113,6 +116,11 @@ def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
                lease_timeout=lease_timeout)
 
     try:
+        from jaxstab.sequential import check_resume
+
+        for s in studies if until_decided else ():  # refused before anything is written
+            if s.claims:  # (a resume keeps its stopping rule)
+                check_resume(s, db, s.fingerprint, seeds, max_seeds)
         env = environment()
         for study in studies:
             if should_stop is not None and should_stop():

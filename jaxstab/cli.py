@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
-import re
 import shlex
 import signal
 import sqlite3
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
-from jaxstab.errors import UserError
+from jaxstab._check import csv_text, terminal_text
+from jaxstab._signals import StopOnSignal as _StopOnSignal
+from jaxstab.errors import TaskError, UserError
 from jaxstab.report._cli import add_parser as add_report_parser
 
 
@@ -128,9 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(text: str) -> str:
-    # A user's key or value can hold a newline; the contract is one line on stderr.
-    return re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]",
-                  lambda m: ascii(m.group())[1:-1], text)
+    # A user's key or value can hold a newline or an ANSI escape; the contract is one
+    # plain line on stderr.
+    return terminal_text(text)
+
+
+def _text(text: str) -> str:
+    # Labels (a user's setting names, metrics) are printed: never their control
+    # characters (an ANSI escape would drive the terminal), line breaks kept.
+    return terminal_text(text, keep="\n")
 
 
 def main(argv=None) -> int:
@@ -217,6 +224,14 @@ def _run(args, stop) -> int:
 
     compile_cache()  # before anything compiles (the memory probe included)
     report = RunReport()
+    if os.environ.get("JAXSTAB_DEBUG") != "1":
+        # A user callback's exception is also logged by JAX, traceback and all; the
+        # error line says it (JAXSTAB_DEBUG=1 keeps the log).
+        logging.getLogger("jax._src.callback").setLevel(logging.CRITICAL)
+    stop.last_words = lambda: (
+        f"jaxstab: stopped at once; {report.saved} finished runs of this session are "
+        f"saved in {args.store} (the chunk in progress is lost); resume with: jaxstab "
+        f"{shlex.join(args.argv)}")
 
     def show(run) -> None:
         from jaxstab.api import results
@@ -228,12 +243,12 @@ def _run(args, stop) -> int:
         seq = run.sequential
         seeds = seq.schedule[seq.looks - 1] if seq else args.seeds or run.study.seeds
         for line in summary_lines(results(args.store, run.study), seeds):
-            print("  " + line)
+            print(_text("  " + line))
         if seq is not None:
             from jaxstab.summary import sequential_lines
 
             for line in sequential_lines(seq):
-                print("  " + line)
+                print(_text("  " + line))
         if run.search is not None:
             _show_search(run)
 
@@ -257,6 +272,13 @@ def _run(args, stop) -> int:
             raise KeyboardInterrupt
     except KeyboardInterrupt:
         return _interrupted(args, report, stop)
+    except TaskError as err:  # the user's code failed: what it finished is saved
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        print(_one_line(f"jaxstab: error: {err}; {report.saved} finished runs of this "
+                        f"session are saved in {args.store}; resume with: jaxstab "
+                        f"{shlex.join(args.argv)}"), file=sys.stderr)
+        return 2
     print(f"{report.runs} runs in {report.seconds:.1f} s, "
           f"{report.runs / max(report.seconds, 1e-9):.1f} runs/s")
     return 0
@@ -282,38 +304,6 @@ def _interrupted(args, report, stop) -> int:
     return 143 if stop.signum == signal.SIGTERM else 130
 
 
-class _StopOnSignal:
-    """Ctrl-C (SIGINT) and SIGTERM during a run: the first asks the run to stop after the
-    chunk in progress is saved (a flag read between chunks, so the signal cannot be lost
-    in a callback of JAX's, where a raised KeyboardInterrupt is swallowed); a second
-    stops at once (the chunk being written then rolls back)."""
-
-    def __init__(self):
-        self.signum = None
-        self._previous = {}
-
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print("jaxstab: stopping after the chunk in progress is saved (Ctrl-C again to "
-              "stop at once)", file=sys.stderr, flush=True)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup keeps its own
-                    self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 def _show_search(run) -> None:
     from jaxstab.stats import format_verdicts
 
@@ -321,7 +311,7 @@ def _show_search(run) -> None:
     print(f"{run.study.name} search: {result.runs} runs trained, {result.stored} already "
           f"in the store")
     for line in result.table() + [""] + format_verdicts(result.verdicts()).splitlines():
-        print("  " + line)
+        print(_text("  " + line))
 
 
 def cmd_compare(args) -> int:
@@ -333,7 +323,7 @@ def cmd_compare(args) -> int:
     if args.json:
         print(json.dumps(cmp.to_dict(), indent=2, allow_nan=False))
     else:
-        print(cmp.format())
+        print(_text(cmp.format()))
     return 0
 
 
@@ -366,6 +356,9 @@ def cmd_export(args) -> int:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600; the user's umask decides
         with os.fdopen(fd, "w") as f:
             _write_csv(store.export_rows(args.curves), f, args.curves)
         os.replace(tmp, out)
@@ -381,7 +374,8 @@ def _write_csv(rows, f, curves: bool = False) -> None:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
                 "diverged_step"] + (["step"] if curves else []))
-    w.writerows((name, fp, setting, seed, metric, "" if value is None else repr(value),
+    w.writerows((csv_text(name), fp, setting, seed, csv_text(metric),
+                 "" if value is None else repr(value),
                  div, "" if step is None else step, *("" if x is None else x for x in more))
                 for name, fp, setting, seed, metric, value, div, step, *more in rows)
 

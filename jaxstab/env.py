@@ -9,6 +9,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from jaxstab.errors import UserError
+
 
 def _version(pkg: str) -> str:
     try:
@@ -48,7 +50,9 @@ def environment() -> dict:
 
 def memory_budget() -> int:
     """Memory a chunk may use: half the accelerator's free memory, a quarter of RAM on
-    the CPU (which has no memory_stats)."""
+    the CPU (which has no memory_stats); ``JAXSTAB_MAX_MEMORY`` (bytes) when set."""
+    if os.environ.get("JAXSTAB_MAX_MEMORY"):
+        return budget("MEMORY")
     import jax
 
     stats = jax.local_devices()[0].memory_stats()
@@ -90,3 +94,30 @@ def compile_cache() -> str | None:
     if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:
         jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
     return folder
+
+
+# Sizes a user controls, checked before work or memory is spent on them. Each is set by
+# the environment variable JAXSTAB_MAX_<NAME> (lowered, so that tests are fast).
+BUDGETS = {
+    "FIELD": 131_072,          # characters in one CSV field of an import (a label, a value)
+    "ROWS": 20_000_000,        # data rows of an imported file
+    "SETTINGS": 100_000,       # settings of a study (a grid, or the imported ones)
+    "CURVE": 10_000_000,       # points of one curve of one run (a 1-d output of a task)
+    "CURVE_POINTS_DRAWN": 500,  # points per curve in a report figure (stored whole)
+    "MEMORY": 0,               # bytes a chunk may use; 0: memory_budget()'s own measure
+}
+
+
+def budget(name: str) -> int:
+    """The budget ``name`` (a key of ``BUDGETS``), or ``JAXSTAB_MAX_<NAME>`` when set."""
+    text = os.environ.get(f"JAXSTAB_MAX_{name}")
+    if text is None:
+        return BUDGETS[name]
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"JAXSTAB_MAX_{name}: expected a positive integer, got "
+                        f"{text!r}") from None
+    if value < 1:
+        raise UserError(f"JAXSTAB_MAX_{name}: expected a positive integer, got {value}")
+    return value

@@ -7,7 +7,8 @@ optional; rows with a ``step``, the curves of ``export --curves``, are skipped) 
 ``setting, seed`` and one column per metric (wide), or is tidy: one column per factor,
 ``seed`` and one column per metric (pandas' shape, e.g. ``dataset,algo,seed,accuracy``;
 see ``tidy``). ``setting`` is a JSON object of factor values (what ``jaxstab export``
-writes) or a plain label (the factor is then called ``setting``). Runs with the same seed index are taken as paired across
+writes) or a plain label (the factor is then called ``setting``). Runs with the same
+seed index are taken as paired across
 settings, as jaxstab's own are. An empty value is a diverged run.
 """
 
@@ -15,27 +16,71 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 import json
 import math
+import os
+import sqlite3
 from pathlib import Path
 
+from jaxstab._check import csv_text_back, hashable
+from jaxstab.env import budget
 from jaxstab.errors import UserError
 from jaxstab.study import Study, setting_key
 from jaxstab.task import IMPORTED
 
 
-def _read(path: str) -> tuple[list[str], list[list[str]]]:
+def _rows(path: str):
+    """(line, fields) of each non-empty record; the header first. Read as one stream
+    with ``newline=""``, so that a quoted newline, carriage return or U+2028 in a label
+    is kept exactly (``str.splitlines`` split labels at those)."""
+    most = budget("FIELD")
+    old = csv.field_size_limit(most)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, strict=True)
+            line = 1
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as e:
+                    raise UserError(_csv_error(path, str(e), line, most)) from None
+                if row:
+                    yield line, row
+                line = reader.line_num + 1
     except OSError as e:
         raise UserError(f"{path}: cannot read it ({e.strerror or e})") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
-    rows = [r for r in csv.reader(text.splitlines()) if r]
-    if len(rows) < 2:
-        raise UserError(f"{path}: no rows under its header")
-    return rows[0], rows[1:]
+    finally:
+        csv.field_size_limit(old)
+
+
+def _csv_error(path: str, msg: str, line: int, most: int) -> str:
+    # csv's own message can carry the rest of the file; say what happened in one line.
+    if "field larger than field limit" in msg:
+        return (f"{path}: line {line}: a field longer than {most:,} characters (a label or "
+                f"a value; set JAXSTAB_MAX_FIELD to allow longer)")
+    if "unexpected end of data" in msg:
+        return f"{path}: line {line}: a quoted field is never closed (a `\"` without its pair)"
+    return f"{path}: line {line}: not valid CSV ({_short(msg)})"
+
+
+def _short(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[:most] + f"... ({len(text):,} characters)"
+
+
+def _header(path: str, header: list[str]) -> list[str]:
+    for i, h in enumerate(header):
+        if not h.strip():
+            raise UserError(f"{path}: column {i + 1} of the header has no name (a `,` too "
+                            f"many at the end of the header?)")
+    header = [csv_text_back(h) for h in header]
+    twice = [h for i, h in enumerate(header) if h in header[:i]]
+    if twice:
+        raise UserError(f"{path}: column `{_short(twice[0])}` appears twice in the header")
+    return header
 
 
 def _setting(text: str, line: int) -> dict:
@@ -58,88 +103,155 @@ def _number(text: str, what: str, line: int) -> float:
     try:
         return float(text)
     except ValueError:
-        raise UserError(f"{what}: line {line}: {text!r} is not a number") from None
+        raise UserError(f"{what}: line {line}: {_short(text)!r} is not a number") from None
+
+
+def _flag(text: str, line: int) -> bool:
+    t = text.strip()
+    if t in ("", "0", "0.0", "False", "false"):
+        return False
+    if t in ("1", "1.0", "True", "true"):
+        return True
+    raise UserError(f"diverged: line {line}: {_short(t)!r} is not 0/1 (or false/true)")
 
 
 def _long_rows(path, header, rows, study_name):
     col = {h: i for i, h in enumerate(header)}
+    div = col.get("diverged")
+    n_fields = len(header)
     if "study" in col:
         # An export of several studies: take the one named; of one study: take it,
-        # whatever name it is stored under now.
-        names = sorted({r[col["study"]] for r in rows})
+        # whatever name it is stored under now. (Decided from the rows, so they are
+        # read twice: first the study names only.)
+        rows = list(rows)
+        names = sorted({r[col["study"]] for _, r in rows if len(r) == n_fields})
         if len(names) > 1:
-            rows = [r for r in rows if r[col["study"]] == study_name]
-            if not rows:
+            rows = [(n, r) for n, r in rows
+                    if len(r) != n_fields or r[col["study"]] == study_name]
+            if not any(len(r) == n_fields for _, r in rows):
                 raise UserError(f"--study: the file holds several studies and none is "
                                 f"`{study_name}`; it holds: {', '.join(names)}")
-    for n, r in enumerate(rows, start=2):
-        if len(r) != len(header):
-            raise UserError(f"{path}: line {n} has {len(r)} fields, the header {len(header)}")
+    for n, r in rows:
+        if len(r) != n_fields:
+            raise UserError(f"{path}: line {n} has {len(r)} fields, the header {n_fields}")
         if "step" in col and r[col["step"]].strip():
             continue  # a curve's point (`export --curves`): scores are the metrics
-        div = col.get("diverged")
-        yield (n, r[col["setting"]], r[col["seed"]], r[col["metric"]],
-               r[col["value"]], r[div] if div is not None else "")
+        metric = csv_text_back(r[col["metric"]])
+        if not metric.strip():
+            raise UserError(f"metric: line {n}: empty")
+        yield (n, r[col["setting"]], r[col["seed"]], metric, r[col["value"]],
+               _flag(r[div], n) if div is not None else False)
 
 
 def _wide_rows(path, header, rows):
-    metrics = [h for h in header if h not in ("setting", "seed")]
+    # A `diverged` (and `diverged_step`) column says which runs diverged, as in the long
+    # form; it is not a metric.
+    metrics = [h for h in header if h not in ("setting", "seed", "diverged",
+                                              "diverged_step")]
     if not metrics:
         raise UserError(f"{path}: no metric columns besides `setting` and `seed`")
     col = {h: i for i, h in enumerate(header)}
-    for n, r in enumerate(rows, start=2):
+    div = col.get("diverged")
+    for n, r in rows:
         if len(r) != len(header):
             raise UserError(f"{path}: line {n} has {len(r)} fields, the header {len(header)}")
+        flag = _flag(r[div], n) if div is not None else False
         for m in metrics:
-            yield n, r[col["setting"]], r[col["seed"]], m, r[col[m]], ""
+            yield n, r[col["setting"]], r[col["seed"]], m, r[col[m]], flag
 
 
-def _ordered(values: list) -> list:
-    """Numbers ascending, anything else in the order first seen."""
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return sorted(values)
-    return values
+def _body(path, rows):
+    most = budget("ROWS")
+    for i, row in enumerate(rows):
+        if i >= most:
+            raise UserError(f"{path}: more than {most:,} rows (set JAXSTAB_MAX_ROWS to "
+                            f"allow more)")
+        yield row
 
 
 def read_scores(path: str, study_name: str, factors=()) -> tuple[list[dict], dict]:
     """(settings in grid order, {(setting key, seed): {metric: value}})."""
-    header, rows = _read(path)
+    rows = _rows(path)
+    first = next(rows, None)
+    if first is None:
+        raise UserError(f"{path}: empty")
+    header = _header(path, first[1])
     if "setting" not in header and "seed" in header:
-        header, rows = tidy(path, header, rows, factors)
+        header, rows = tidy(path, header, _body(path, rows), factors)
     for need in ("setting", "seed"):
         if need not in header:
-            raise UserError(f"{path}: no `{need}` column; columns: {', '.join(header)}")
+            raise UserError(f"{path}: no `{need}` column; columns: "
+                            f"{_short(', '.join(header))}")
     long = "metric" in header and "value" in header
-    it = _long_rows(path, header, rows, study_name) if long else _wide_rows(path, header, rows)
+    body = _body(path, rows)
+    it = (_long_rows(path, header, body, study_name) if long
+          else _wide_rows(path, header, body))
     runs: dict[tuple[str, int], dict] = {}
     settings: dict[str, dict] = {}
+    most = budget("SETTINGS")
     for line, setting, seed_text, metric, value, div in it:
-        factors = _setting(setting, line)
+        raw = settings.get(setting)
+        if raw is None:
+            if len(settings) >= most:
+                raise UserError(f"setting: more than {most:,} settings in the file, "
+                                f"allowed at most {most:,}")
+            raw = settings[setting] = _setting(setting, line)
         seed = _number(seed_text, "seed", line)
-        if not (math.isfinite(seed) and seed == int(seed) and seed >= 0):
-            raise UserError(f"seed: line {line}: {seed_text!r} is not a seed index (an "
-                            f"integer >= 0)")
-        key = setting_key(factors)
-        settings.setdefault(key, factors)
-        run = runs.setdefault((key, int(seed)), {})
+        if not (math.isfinite(seed) and seed == int(seed) and 0 <= seed < 10_000_000):
+            raise UserError(f"seed: line {line}: {_short(seed_text)!r} is not a seed index "
+                            f"(an integer from 0 to 9,999,999)")
+        run = runs.setdefault((setting, int(seed)), {})
         if metric == "diverged":
             continue  # recomputed from the values and the `diverged` column
         if metric in run:
-            raise UserError(f"{path}: line {line}: {metric} of setting {key} seed "
-                            f"{int(seed)} is given twice")
+            raise UserError(f"{path}: line {line}: {_short(metric)} of setting "
+                            f"{_short(setting)} seed {int(seed)} is given twice")
         run[metric] = _number(value, "value", line)
-        if div.strip() in ("1", "True", "true"):
+        if div:
             run["__diverged"] = True
+    if not runs:
+        raise UserError(f"{path}: no rows under its header")
+    return _canonical(path, settings, runs)
+
+
+def _canonical(path: str, settings: dict, runs: dict) -> tuple[list[dict], dict]:
+    """One setting per value, as a study holds it: a factor with a float among its
+    numbers holds floats (``{"lr": 1}`` and ``{"lr": 1.0}`` are one setting, as
+    ``Study`` makes them); true/false mixed with numbers is refused (``true == 1`` in
+    Python, and they would share a factor value but not a key). Settings come in grid
+    order (each factor's numbers ascending, other values in the order first seen),
+    without expanding the grid their values span."""
     names = list(dict.fromkeys(k for f in settings.values() for k in f))
-    for key, f in settings.items():
+    for f in settings.values():
         if set(f) != set(names):
-            raise UserError(f"setting: {key} lacks factor "
-                            f"`{next(n for n in names if n not in f)}`; every setting "
-                            f"names the same factors")
-    values = {n: _unique([f[n] for f in settings.values()]) for n in names}
-    grid = [dict(zip(names, combo)) for combo in itertools.product(*values.values())]
-    points = [p for p in grid if setting_key(p) in settings]
-    return points, runs
+            missing = next(n for n in names if n not in f)
+            raise UserError(f"setting: {_short(setting_key(f))} lacks factor "
+                            f"`{_short(missing)}`; every setting names the same factors")
+    for n in names:
+        vals = [f[n] for f in settings.values()]
+        nums = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals]
+        if any(nums) and any(isinstance(v, bool) for v in vals):
+            raise UserError(f"setting: factor `{_short(n)}` mixes true/false with numbers; "
+                            f"give one kind")
+        if all(nums) and any(isinstance(v, float) for v in vals):
+            for f in settings.values():
+                f[n] = float(f[n]) + 0.0  # (-0.0 is 0.0, as in Study)
+    key_of = {raw: setting_key(f) for raw, f in settings.items()}
+    merged: dict[tuple[str, int], dict] = {}
+    for (raw, seed), vals in runs.items():
+        run = merged.setdefault((key_of[raw], seed), {})
+        for metric in vals:
+            if metric in run and metric != "__diverged":
+                raise UserError(f"{path}: {_short(metric)} of setting {key_of[raw]} seed "
+                                f"{seed} is given twice (as {_short(raw)} and another "
+                                f"spelling)")
+        run.update(vals)
+    points = {key_of[raw]: f for raw, f in settings.items()}
+    order = {n: {hashable(v): i for i, v in enumerate(
+        _unique([p[n] for p in points.values()]))} for n in names}
+    ranked = sorted(points.values(),
+                    key=lambda p: tuple(order[n][hashable(p[n])] for n in names))
+    return ranked, merged
 
 
 def import_scores(path: str, study_name: str, *, store, claims_file: str | None = None,
@@ -197,42 +309,58 @@ def import_scores(path: str, study_name: str, *, store, claims_file: str | None 
         recs.append(RunRecord(key, seed, m, {}, div, 0 if div else None))
     from jaxstab.store import Store
 
+    created = not isinstance(store, Store) and not os.path.exists(store)
     db = store if isinstance(store, Store) else Store(store)
     try:
-        fp = db.ensure_study(study)
-        added = db.write_chunk(fp, recs, 0.0, {"imported": str(Path(path).resolve())})
-    finally:
+        with db.transaction():  # the study and its runs, or nothing (a full disk)
+            fp = db.ensure_study(study)
+            added = db.write_chunk(fp, recs, 0.0, {"imported": str(Path(path).resolve())})
+    except BaseException as e:
         if db is not store:
             db.close()
+            if created:  # a store this import created holds nothing: leave no file
+                for end in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{store}{end}").unlink(missing_ok=True)
+        if isinstance(e, sqlite3.OperationalError) and "full" in str(e):
+            raise UserError(f"--store: cannot write {db.path} ({e}); nothing was "
+                            f"imported") from None
+        raise
+    if db is not store:
+        db.close()
     return study, added
 
 
 def _unique(values: list) -> list:
-    out = []
+    """Distinct values: numbers ascending, anything else in the order first seen."""
+    seen: dict = {}
     for v in values:
-        if v not in out:
-            out.append(v)
-    return _ordered(out)
+        seen.setdefault(hashable(v), v)
+    out = list(seen.values())
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
+        return sorted(out)
+    return out
 
 
-def tidy(path: str, header: list[str], rows: list[list[str]], factors=()) -> tuple:
+def tidy(path: str, header: list[str], rows, factors=()) -> tuple:
     """A tidy file (one column per factor, ``seed``, one per metric) in the wide form
     (``setting`` a JSON object of the row's factor values). Factors: the columns named
     in ``factors`` (the strata) and every column holding a value that is not a number;
     the other columns are metrics (a number column that is a factor, such as a learning
-    rate, is named in ``factors``)."""
+    rate, is named in ``factors``). ``rows``: ``(line, fields)``; read whole, since a
+    column's kind is known only from all its values."""
+    rows = list(rows)
     for f in factors:
         if f not in header:
             raise UserError(f"--strata: {path} has no column `{f}`; columns: "
                             f"{', '.join(header)}")
     col = {h: i for i, h in enumerate(header)}
-    for n, r in enumerate(rows, start=2):
+    for n, r in rows:
         if len(r) != len(header):
             raise UserError(f"{path}: line {n} has {len(r)} fields, the header "
                             f"{len(header)}")
     keep = [h for h in header if h not in ("seed", "diverged", "diverged_step")]
     names = [h for h in keep if h in factors or not all(
-        _is_number(r[col[h]]) for r in rows)]
+        _is_number(r[col[h]]) for _, r in rows)]
     if not names:
         raise UserError(f"{path}: no `setting` column and no factor column (a column of "
                         f"labels, or one named by --strata); columns: {', '.join(header)}")
@@ -240,11 +368,9 @@ def tidy(path: str, header: list[str], rows: list[list[str]], factors=()) -> tup
         raise UserError(f"{path}: no metric column (a column of numbers) besides the "
                         f"factors {', '.join(names)}")
     rest = [h for h in header if h not in names]
-    out = [["setting"] + rest]
-    for r in rows:
-        setting = {h: _factor_value(r[col[h]]) for h in names}
-        out.append([json.dumps(setting)] + [r[col[h]] for h in rest])
-    return out[0], out[1:]
+    out = [(n, [json.dumps({h: _factor_value(r[col[h]]) for h in names})]
+            + [r[col[h]] for h in rest]) for n, r in rows]
+    return ["setting"] + rest, iter(out)
 
 
 def _is_number(text: str) -> bool:

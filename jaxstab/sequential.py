@@ -13,6 +13,7 @@ the report show the sequential verdicts (never a fixed-sample verdict of these d
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Callable, Generator
 
@@ -75,13 +76,43 @@ def verdicts_at(results, claims, schedule, look: int) -> list:
                                correction=CORRECTION)
 
 
-def look_record(schedule, look: int, verdicts) -> dict:
-    """What the store keeps of one look."""
+def look_record(schedule, look: int, verdicts, claims=()) -> dict:
+    """What the store keeps of one look (with the claims it decided: fixed thereafter)."""
     return {"look": look, "seeds": schedule[look], "schedule": list(schedule),
-            "correction": CORRECTION,
+            "correction": CORRECTION, "claims_def": [c.to_dict() for c in claims],
             "claims": [{"claim": v.claim, "status": v.status, **v.looks[-1].to_dict()}
                        if v.looks else {"claim": v.claim, "status": v.status}
                        for v in verdicts]}
+
+
+def check_resume(study: Study, db, fingerprint: str, first, max_seeds):
+    """(schedule, recorded looks) of a sequential run to start or resume; its stopping
+    rule is fixed once a look is taken: the schedule, and the claims it decides (a claim
+    edited between an interruption and its resume was decided on the old one for the
+    first looks and on the new one after)."""
+    schedule = check(study, first, max_seeds)
+    recorded = db.looks(fingerprint)
+    if not recorded:
+        return schedule, recorded
+    if tuple(recorded[0].get("schedule") or ()) != schedule:
+        was = ", ".join(str(n) for n in recorded[0].get("schedule") or ())
+        raise UserError(f"--max-seeds: {study.name} was run sequentially with looks at "
+                        f"{was} seeds in {db.path}; give the same --seeds and --max-seeds "
+                        f"to resume it (its stopping rule is fixed), or use another --store")
+    now = [c.to_dict() for c in study.claims]
+    was = recorded[0].get("claims_def")
+    same = (_plain(was) == _plain(now) if was is not None else
+            [c.get("claim") for c in recorded[0].get("claims", [])] == [c["text"]
+                                                                       for c in now])
+    if not same:
+        raise UserError(f"claims: {study.name} was run sequentially in {db.path} with "
+                        f"other claims, and its looks so far decided those; restore them "
+                        f"to resume it (its stopping rule is fixed), or use another --store")
+    return schedule, recorded
+
+
+def _plain(x):
+    return json.loads(json.dumps(x, sort_keys=True))
 
 
 def _barrier(name: str) -> None:
@@ -108,13 +139,7 @@ def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], No
 
     from jaxstab.stats import seeds_to_run
 
-    schedule = check(study, first, max_seeds)
-    recorded = db.looks(fingerprint)
-    if recorded and tuple(recorded[0]["schedule"]) != schedule:
-        was = ", ".join(str(n) for n in recorded[0]["schedule"])
-        raise UserError(f"--max-seeds: {study.name} was run sequentially with looks at "
-                        f"{was} seeds in {db.path}; give the same --seeds and --max-seeds "
-                        f"to resume it (its stopping rule is fixed), or use another --store")
+    schedule, recorded = check_resume(study, db, fingerprint, first, max_seeds)
     start = len(recorded)
     # Decisions of looks taken before an interruption are recomputed from the runs.
     verdicts = [] if start == 0 else verdicts_at(db.results(fingerprint), study.claims,
@@ -129,7 +154,7 @@ def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], No
         _barrier(f"jaxstab look {fingerprint} {look}")
         verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look)
         if jax.process_index() == 0:
-            save(look, look_record(schedule, look, verdicts))
+            save(look, look_record(schedule, look, verdicts, study.claims))
         taken = look + 1
     return SequentialRun(schedule, taken, verdicts)
 
@@ -145,7 +170,14 @@ def stored(db, results) -> tuple[SequentialRun | None, list[dict]]:
     looks = db.looks(results.fingerprint)
     if not looks:
         return None, []
-    schedule = tuple(looks[0]["schedule"])
+    schedule = looks[0].get("schedule") if isinstance(looks[0], dict) else None
+    if not (isinstance(schedule, list) and schedule and len(looks) <= len(schedule)):
+        # (version 1 of the store recorded looks without their schedule)
+        raise UserError(f"study: {results.study.name}'s recorded looks have no look "
+                        f"schedule (an older jaxstab wrote them), so its sequential "
+                        f"verdicts cannot be recomputed; run it again with "
+                        f"--until-decided into another --store")
+    schedule = tuple(schedule)
     last = len(looks) - 1
     return SequentialRun(schedule, last + 1,
                          verdicts_at(results, results.study.claims, schedule, last)), looks

@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from jaxstab._check import check_choice, check_range, fail, int_hint
+from jaxstab._check import check_choice, check_range, fail, hashable, int_hint
+from jaxstab.env import budget
 from jaxstab.search_config import SearchConfig
 from jaxstab.task import SOURCES, Task, section_dict
 from jaxstab.tasks import task_of
@@ -29,7 +30,6 @@ from jaxstab.tasks import task_of
 # without LAPACK (jaxstab._linalg), and the CNN's convolutions as matrix products
 # (models.Conv1D), which changes their last bits.
 ENGINE_VERSION = 3
-MAX_SETTINGS = 100_000
 MAX_RUNS = 100_000_000  # settings x seeds: 15 minutes at a GPU's 110k runs/s
 MAX_NAME = 120
 DIRECTIONS = ("greater", "less", "two-sided")
@@ -176,21 +176,26 @@ class Study:
                     if not any(_plain(v) == _plain(x) for x in dict(self.factors)[k]):
                         fail(f"claims.{side}", f"{k} = {v!r} is not one of the factor's "
                              f"values{int_hint(k, dict(self.factors)[k])}")
+        # Checked before expanding (a typo must not hang the loader), and for imported
+        # scores from the settings present, not from the grid their values span.
+        size = (math.prod(len(v) for _, v in self.factors) if self.points is None
+                else len(self.points))
+        most = budget("SETTINGS")
+        if size > most:
+            fail("factors", f"{size} settings, allowed at most {most:,}")
+        # (a scan of the values per point was quadratic: 20,000 labels took minutes)
+        allowed = {n: {hashable(x) for x in v} for n, v in self.factors}
         for i, p in enumerate(self.points or ()):
             if not isinstance(p, Mapping) or set(p) != set(names):
                 fail(f"points[{i}]", f"expected a table of the factors {', '.join(names)}")
             for k, v in p.items():
-                if not any(_plain(v) == _plain(x) for x in dict(self.factors)[k]):
+                if hashable(v) not in allowed[k]:
                     fail(f"points[{i}]", f"{k} = {v!r} is not one of the factor's values")
-        size = math.prod(len(v) for _, v in self.factors)
-        if size > MAX_SETTINGS:  # checked before expanding: a typo must not hang the loader
-            fail("factors", f"{size} settings, allowed at most {MAX_SETTINGS:,}")
         settings = self.settings()  # validates every grid point
-        keys = [s.key for s in settings]
-        if len(set(keys)) != len(keys):
-            # Two settings with one key would share (and overwrite) their runs in a store.
-            twice = next(k for k in keys if keys.count(k) > 1)
-            fail("factors", f"the setting {twice} is listed twice")
+        seen: set[str] = set()  # (two settings with one key would share their runs)
+        for key in (s.key for s in settings):
+            if key in seen or seen.add(key):
+                fail("factors", f"the setting {key} is listed twice")
         check_runs(len(settings), self.seeds, "seeds")
         for i, claim in enumerate(self.claims):
             if self.is_aggregate(claim):

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxstab.errors import UserError
 from jaxstab.runs import RunRecord as RunRecord  # noqa: F401  (per-run view of Runs)
 from jaxstab.runs import Pairs, Runs
 from jaxstab.task import SOURCES
@@ -180,7 +181,7 @@ def auto_chunk(settings: list[Setting], study_seed: int, n_runs: int) -> int:
     """Largest chunk that fits the memory budget, capped (bigger chunks stop paying off
     well before memory runs out, and a chunk is also the unit of resumption)."""
     on_cpu = jax.default_backend() == "cpu"
-    cap = DEFAULT_CHUNK if on_cpu else MAX_CHUNK_ACCEL
+    cap = min(DEFAULT_CHUNK if on_cpu else MAX_CHUNK_ACCEL, output_cap(settings[0]))
     if on_cpu and n_runs <= cap:
         # The probe costs a compile; a CPU's RAM holds a default chunk of the small
         # networks jaxstab trains, and an out-of-memory error would halve it anyway.
@@ -195,6 +196,20 @@ def auto_chunk(settings: list[Setting], study_seed: int, n_runs: int) -> int:
     if per_run > 0:
         cap = min(cap, max(1, int(_budget_bytes() // per_run)))
     return max(1, min(n_runs, cap))
+
+
+def output_cap(setting: Setting) -> int:
+    """Most runs a call may hold for its outputs to fit the memory budget (a task with
+    long curves says so; ``Task.chunk_cap``)."""
+    cap = setting.study.tasked.chunk_cap(setting)
+    return MAX_CHUNK_ACCEL if cap is None else cap
+
+
+def check_chunk_size(setting: Setting, size: int) -> None:
+    most = output_cap(setting)
+    if size > most:
+        raise UserError(f"--chunk-size: {size} runs a call would not fit the memory budget "
+                        f"with this task's outputs (long curves); allowed at most {most}")
 
 
 def _is_oom(err: Exception) -> bool:
@@ -303,10 +318,15 @@ def chunks(pairs: list[tuple[Setting, int]] | Pairs, *, study_seed: int,
         try:
             out = execute(padded, padded.seeds, study_seed=study_seed)
         except Exception as err:  # noqa: BLE001 - only out-of-memory is handled
-            if not _is_oom(err) or size_now <= ndev or n_proc > 1:
-                raise
-            size = max(ndev, size_now // 2)
-            continue
+            if _is_oom(err) and size_now > ndev and n_proc == 1:
+                size = max(ndev, size_now // 2)
+                continue
+            first = pairs.settings[0]
+            mine = None if isinstance(err, UserError) else \
+                first.study.tasked.run_error(first, err)
+            if mine is not None:  # the user's code failed: the user's error
+                raise mine from err
+            raise
         if n_proc > 1:
             recs = _gather_records(pairs, n_proc, pos, size_now, out)
         else:

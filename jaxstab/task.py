@@ -65,6 +65,14 @@ class Task(Protocol):
     def shown(self, study) -> dict[str, Any]:
         """``study.to_dict()`` as a page shows it: only what applies."""
 
+    def chunk_cap(self, setting) -> int | None:
+        """Most runs one call may hold for their outputs to fit the memory budget on
+        their way to the store (None: no bound from the outputs)."""
+
+    def run_error(self, setting, err: Exception) -> Exception | None:
+        """The error to report when training ``setting`` raised ``err``: the user's
+        (``TaskError``) when it came from the user's code; None: ``err`` is jaxstab's."""
+
     def check_search(self, setting) -> None:
         """Whether ``jaxstab.search`` can tune this setting (else a UserError)."""
 

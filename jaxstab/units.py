@@ -102,8 +102,15 @@ def chunk_size(db, fingerprint: str, group: str, settings: list, n_runs: int,
     for the group, else that of the study's earlier chunks (a store from before sizes
     were recorded per group), else sized from memory and recorded."""
     if given:
-        db.group_chunk_size(fingerprint, group, given)
-        return given
+        # The first process's size is the plan: another size would cut other units,
+        # whose leases never meet (two workers with 8 and 16 trained 482 of 600 runs
+        # twice), and other numbers (rounding depends on the batch size).
+        agreed = db.group_chunk_size(fingerprint, group, given)
+        if agreed != given:
+            db.notify(f"--chunk-size {given}: this study's runs are cut in chunks of "
+                      f"{agreed}, recorded in the store by the process that started "
+                      f"them; using {agreed}")
+        return agreed
     recorded = db.group_chunk_size(fingerprint, group)
     if recorded is not None and recorded > 0:
         return recorded

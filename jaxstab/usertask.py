@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Callable
 
 from jaxstab._check import (FrozenArgs, fail, import_object, is_trusted, recall, remember,
                             source_digest)
-from jaxstab.errors import UserError
+from jaxstab.errors import TaskError, UserError
 from jaxstab.task import IMPORTED, SOURCES
 
 RESERVED = ("diverged", "diverged_step")
@@ -63,6 +64,8 @@ def _function(task_path: str, digest: str) -> Callable:
 def _call_make_train(fn: Callable, config: dict) -> Callable:
     try:
         train = fn(dict(config))
+    except SystemExit as e:  # sys.exit() in user code ended jaxstab silently
+        fail("task", f"make_train(config) called sys.exit({e.code!r})")
     except Exception as e:  # noqa: BLE001 - user code: its error is the user's
         fail("task", f"make_train(config) raised {type(e).__name__}: {e}")
     if not callable(train):
@@ -117,7 +120,15 @@ def _static_hint(err: Exception, config: dict, hparam_names) -> str:
 
 def check(static: tuple, hparam_names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """Trace one run abstractly; return ``{name: shape}`` of what it records, or fail
-    with one line naming the task's mistake."""
+    with one line naming the task's mistake (its sizes too)."""
+    shapes = _trace(static, hparam_names)
+    _check_sizes(shapes)
+    return dict(shapes)
+
+
+# Cached: the sweep asks again when it sizes its chunks (a failure is not cached).
+@functools.lru_cache(maxsize=64)
+def _trace(static: tuple, hparam_names: tuple[str, ...]) -> dict:
     import jax
     import jax.numpy as jnp
 
@@ -134,6 +145,8 @@ def check(static: tuple, hparam_names: tuple[str, ...]) -> dict[str, tuple[int, 
         first = str(e).strip().splitlines()[0]
         fail("task", f"train(keys, hparams) cannot be traced by JAX (a Python side effect "
              f"or Python control flow on a traced value?): {type(e).__name__}: {first}")
+    except SystemExit as e:
+        fail("task", f"train(keys, hparams) called sys.exit({e.code!r})")
     except Exception as e:  # noqa: BLE001 - user code
         first = (str(e).strip().splitlines() or [""])[0]
         fail("task", f"train(keys, hparams) raised {type(e).__name__}: {first}"
@@ -161,6 +174,49 @@ def check(static: tuple, hparam_names: tuple[str, ...]) -> dict[str, tuple[int, 
     if not any(len(s) == 0 for s in shapes.values()):
         fail("task", "train returned no 0-d metric (e.g. {\"test_accuracy\": acc})")
     return shapes
+
+
+# Host bytes one output value costs: float32 from the device, float64 for the store and
+# its big-endian copy in a block, and the device's own float32.
+BYTES_PER_VALUE = 24
+
+
+def output_bytes(shapes: dict) -> int:
+    """Memory one run's outputs take on their way to the store."""
+    return BYTES_PER_VALUE * sum(max(1, s[0]) if s else 1 for s in shapes.values())
+
+
+def _check_sizes(shapes: dict) -> None:
+    """A curve's length is the user's to choose: checked here, before anything trains
+    (a 130M-point curve trained, then its commit failed; 300M points x 4 runs took
+    24 GB and the kernel killed the process)."""
+    from jaxstab.env import budget, memory_budget
+
+    most = budget("CURVE")
+    for k, s in shapes.items():
+        if s and s[0] > most:
+            fail("task", f"train returned the curve `{k}` of {s[0]:,} points; allowed at "
+                 f"most {most:,} per run (JAXSTAB_MAX_CURVE): record every k-th step")
+    need, have = output_bytes(shapes), memory_budget()
+    if need > have:
+        fail("task", f"one run's outputs need {need / 2**20:,.1f} MiB on their way to the "
+             f"store, more than the {have / 2**20:,.1f} MiB a chunk may use")
+
+
+# The last line of a Python traceback: the exception raised in the user's code.
+_RAISED = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning)\b")
+
+
+def task_error(task_path: str, err: Exception) -> TaskError:
+    """A failure of the user's task at run time (its callback raised, say) as the
+    user's error: XLA wraps it in an INTERNAL message carrying the callback's traceback,
+    whose last line is what the user's code raised."""
+    lines = str(err).strip().splitlines() or [""]
+    raised = [ln.strip() for ln in lines[1:] if _RAISED.match(ln.strip())]
+    what = raised[-1] if raised else f"{type(err).__name__}: {lines[0]}"
+    if len(what) > 300:
+        what = what[:300] + "..."
+    return TaskError(f"task: {task_path} failed while training: {what}")
 
 
 def frozen(config: dict) -> FrozenArgs:
@@ -240,6 +296,15 @@ class UserTask:
 
     def shown(self, study) -> dict[str, Any]:
         return study.to_dict()
+
+    def chunk_cap(self, setting) -> int:
+        from jaxstab.env import memory_budget
+
+        shapes = check(setting.static, tuple(sorted(setting.hparams)))
+        return max(1, memory_budget() // output_bytes(shapes))
+
+    def run_error(self, setting, err: Exception) -> Exception:
+        return task_error(setting.study.task, err)
 
     def check_search(self, setting) -> None:
         raise UserError("search: the search tunes the built-in task's learning_rate and "

@@ -535,7 +535,7 @@ def test_corpus_is_large_enough():
 def test_invalid_study_files(path, filled_store, capsys, monkeypatch):
     monkeypatch.chdir(filled_store.parent)
     with pytest.raises(UserError):  # guard: never start training on a corpus entry
-        load_study(str(path))
+        load_study(str(path)).check()  # (a user task's outputs are checked traced)
     before = digest(filled_store)
     rc, out, err = run_cli(capsys, "run", path, "--store", filled_store)
     assert_one_line_error(rc, err, _expectation(path))

@@ -10,7 +10,8 @@ ROOT = Path(__file__).parents[1] / "jaxstab"
 # study -> task -> sweep -> store -> stats -> report; run_study (api) strings them
 # together; the CLI is a shell over it. Lower number: lower layer.
 LAYERS = {
-    "errors": 0, "_check": 0, "_linalg": 0, "env": 0, "runs": 0, "task": 0,
+    "errors": 0, "_check": 0, "_signals": 0, "_linalg": 0, "env": 0, "runs": 0,
+    "task": 0,
     "builtin.data": 1, "builtin.model_config": 1, "builtin.optim": 1,
     "builtin.metrics": 1, "search_config": 1, "stats": 1,
     "builtin.models": 2, "builtin.train": 3, "usertask": 3, "builtin": 4,

@@ -74,6 +74,12 @@ class BuiltinTask:
     def shown(self, study) -> dict[str, Any]:
         return applicable(study)
 
+    def chunk_cap(self, setting) -> None:
+        return None  # its curves are one value per epoch: memory_analysis sizes chunks
+
+    def run_error(self, setting, err: Exception) -> None:
+        return None  # a failure inside the built-in task is jaxstab's own
+
     def check_search(self, setting) -> None:
         """The search (``jaxstab.search``) tunes the learning rate and weight decay."""
         from jaxstab.builtin.optim import OPTIMIZERS

@@ -131,8 +131,9 @@ def _curve_panel(cv: Canvas, box, head: str, items, r: int, yr, epochs: int,
     for lab, colour, bands in items:
         if bands[r] is None:
             continue
-        med, q25, q75 = (np.asarray(b, float) for b in bands[r])
-        ex = xsc.many(np.arange(1, med.size + 1))
+        med, q25, q75 = (np.asarray(b, float) for b in bands[r][:3])
+        at = bands[r][3] if len(bands[r]) > 3 and len(bands[r][3]) else None
+        ex = xsc.many(np.arange(1, med.size + 1) if at is None else np.asarray(at, float))
         cv.band(ex, ysc.many(q25), ysc.many(q75), fill=colour, opacity=0.18)
         cv.polyline(ex, ysc.many(med), stroke=colour, sw=1.8, title=lab)
         if med.size <= 12:
@@ -143,16 +144,19 @@ def curves_figure(names: Sequence[str], groups: Sequence[tuple[str, Sequence[tup
                   xlabel: str = "epoch", name: str = "curves") -> str:
     """Learning curves: per setting a line over seeds (the median, or the mean) and a
     band (the inter-quartile range, or the mean's interval). ``groups[g] = (title,
-    [(label, colour, [(line, band low, band high) or None per curve name])])``. One
-    group: a panel per curve side by side and one legend; several (small multiples past
-    ten settings): a column per group, a row per curve, a legend under each column, so
-    no colour means two settings."""
+    [(label, colour, [(line, band low, band high[, epochs]) or None per curve name])])``
+    (epochs: the 1-based x of each value, when not every epoch is given). One group: a
+    panel per curve side by side and one legend; several (small multiples past ten
+    settings): a column per group, a row per curve, a legend under each column, so no
+    colour means two settings."""
     ranges, epochs = [], []
     for r in range(len(names)):
         ys = [v for _, items in groups for _, _, bands in items if bands[r] is not None
-              for b in bands[r] for v in b if math.isfinite(v)]
+              for b in bands[r][:3] for v in b if math.isfinite(v)]
         ranges.append((min(ys, default=0.0), max(ys, default=1.0)))
-        epochs.append(max((len(bands[r][0]) for _, items in groups for _, _, bands in items
+        epochs.append(max((bands[r][3][-1] if len(bands[r]) > 3 and len(bands[r][3])
+                           else len(bands[r][0])
+                           for _, items in groups for _, _, bands in items
                            if bands[r] is not None), default=1))
     cv = Canvas(name, W, 100)
     ph, y = 210.0, 6.0

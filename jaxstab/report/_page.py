@@ -179,10 +179,10 @@ def curves(r: StudyReport) -> list[tuple[str, str, str]]:
     first = next(c for s in r.settings for c in s.curves)
     smooth = (f" Each run's curve is smoothed first (exponential moving average, weight "
               f"{first.smoothing:g}, debiased)." if first.smoothing > 0 else "")
-    kinds = [("curves", lambda c: (c.median, c.q25, c.q75),
+    kinds = [("curves", lambda c: (c.median, c.q25, c.q75, c.epochs),
               "Learning curves: the line is the median over seeds, the band the "
               "inter-quartile range (25th to 75th percentile)."),
-             ("curves-mean", lambda c: (c.mean, c.low, c.high),
+             ("curves-mean", lambda c: (c.mean, c.low, c.high, c.epochs),
               f"Learning curves: the line is the mean over seeds, the band its pointwise "
               f"{first.level:.0%} confidence interval (t, over the seeds finite at that "
               f"epoch; not corrected across epochs).")]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jaxstab._check import csv_text
+from jaxstab.env import budget
 from jaxstab.store import StudyResults
 
 _ENV_ORDER = ("jaxstab", "jax", "jaxlib", "flax", "optax", "numpy", "python", "backend",
@@ -23,9 +25,12 @@ _NOT_CURVES = {"test_correct"}
 
 @dataclass(frozen=True)
 class Curve:
-    """One learning curve over seeds, per epoch: median and quartiles; the mean and its
-    pointwise t interval (``level``) over the seeds whose run is finite there. With
-    ``smoothing`` > 0 every run's curve is first smoothed (``ema``)."""
+    """One learning curve over seeds at ``epochs`` (1-based): median and quartiles; the
+    mean and its pointwise t interval (``level``) over the seeds whose run is finite
+    there. Every epoch, or evenly spaced ones (the first and last included) when the
+    curve is longer than a figure can show (``JAXSTAB_MAX_CURVE_POINTS_DRAWN``; the
+    store keeps every point). With ``smoothing`` > 0 every run's curve is first
+    smoothed (``ema``, over all its points)."""
 
     name: str
     median: tuple[float, ...]
@@ -36,6 +41,7 @@ class Curve:
     high: tuple[float, ...] = ()
     level: float = 0.95
     smoothing: float = 0.0
+    epochs: tuple[int, ...] = ()
 
 
 def ema(c: np.ndarray, weight: float) -> np.ndarray:
@@ -55,6 +61,7 @@ def curves(s, smoothing: float = 0.0, level: float = 0.95) -> tuple[Curve, ...]:
     from scipy import stats as st
 
     out = []
+    most = budget("CURVE_POINTS_DRAWN")
     for name in sorted(s.curves, key=lambda n: (n != "loss", n)):
         if name in _NOT_CURVES:
             continue
@@ -62,6 +69,11 @@ def curves(s, smoothing: float = 0.0, level: float = 0.95) -> tuple[Curve, ...]:
         if c.ndim != 2 or c.shape[0] == 0:
             continue
         c = ema(c, smoothing)
+        # A million-point curve drawn whole made a 67 MB page (and its quantiles took
+        # minutes): a figure is a few hundred pixels wide.
+        at = np.unique(np.linspace(0, c.shape[1] - 1, min(most, c.shape[1])).round()
+                       .astype(np.int64))
+        c = c[:, at]
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # an epoch where every run diverged: NaN
             q25, med, q75 = np.nanquantile(c, [0.25, 0.5, 0.75], axis=0)
@@ -71,7 +83,8 @@ def curves(s, smoothing: float = 0.0, level: float = 0.95) -> tuple[Curve, ...]:
             half = st.t.ppf(0.5 + level / 2, n - 1) * np.nanstd(c, axis=0, ddof=1) / np.sqrt(n)
         out.append(Curve(name, *(tuple(float(v) for v in q)
                                  for q in (med, q25, q75, mean, mean - half, mean + half)),
-                         level=level, smoothing=float(smoothing)))
+                         level=level, smoothing=float(smoothing),
+                         epochs=tuple(int(e) + 1 for e in at)))
     return tuple(out)
 
 
@@ -102,6 +115,6 @@ def runs_csv(results: StudyResults) -> str:
             step = "" if steps[i] < 0 else int(steps[i])
             for m, v in metrics.items():
                 x = float(v[i])
-                w.writerow([name, fp, s.key, int(seed), m,
+                w.writerow([csv_text(name), fp, s.key, int(seed), csv_text(m),
                             repr(x) if math.isfinite(x) else "", int(div), step])
     return buf.getvalue()

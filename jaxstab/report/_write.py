@@ -28,6 +28,8 @@ def _one(task: tuple):
     try:
         r = study_report(store, name, fingerprint, slug, generated, smoothing,
                          lower)
+    except UserError as e:  # one study the report cannot read: the others still are
+        return name, str(e)
     finally:
         store.close()
     return index_entry(r), study_files(r, _environment())
@@ -117,7 +119,13 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     generated = timestamp(now or datetime.now(UTC))
     tasks = [(str(path), n, fp, slug, generated, smoothing, tuple(lower_is_better))
              for n, fp, slug in todo]
-    built = _build_all(tasks, cost, n_jobs)
+    built = []
+    for entry, files_or_why in _build_all(tasks, cost, n_jobs):
+        if isinstance(files_or_why, str):
+            print(f"jaxstab: report: {entry} is left out ({files_or_why})",
+                  file=sys.stderr)
+        else:
+            built.append((entry, files_or_why))
     index = IndexReport(store_name, generated, tuple(entry for entry, _ in built))
     files = [("index.html", render_index(index))] + [f for _, fs in built for f in fs]
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jaxstab.store._schema import BLOCK_RUNS
+from jaxstab.store._schema import BLOB_BYTES, BLOCK_RUNS
 
 BE_F8, BE_I8 = np.dtype(">f8"), np.dtype(">i8")
 
@@ -23,8 +23,10 @@ def setting_ids(db, study_id: int, keys) -> dict[str, int]:
     keys = json.dumps(list(keys))
     db.execute("INSERT OR IGNORE INTO settings (study, key) SELECT ?, value FROM "
                "json_each(?)", (study_id, keys))
-    return dict(db.execute("SELECT st.key, st.id FROM json_each(?) q JOIN settings st ON "
-                           "st.study = ? AND st.key = q.value", (keys, study_id)))
+    # CROSS JOIN keeps json_each outside: the planner, which has no statistics for it,
+    # scanned it once per setting (20,000 imported labels took minutes).
+    return dict(db.execute("SELECT st.key, st.id FROM json_each(?) q CROSS JOIN settings "
+                           "st ON st.study = ? AND st.key = q.value", (keys, study_id)))
 
 
 def stored_seeds(db, ranges: list[tuple[int, int, int]]) -> dict[int, np.ndarray]:
@@ -33,7 +35,7 @@ def stored_seeds(db, ranges: list[tuple[int, int, int]]) -> dict[int, np.ndarray
     out: dict[int, list] = {}
     rows = db.execute(
         "SELECT b.setting, b.seeds, json_extract(q.value, '$[1]'), "
-        "json_extract(q.value, '$[2]') FROM json_each(?) q JOIN blocks b ON "
+        "json_extract(q.value, '$[2]') FROM json_each(?) q CROSS JOIN blocks b ON "
         "b.setting = json_extract(q.value, '$[0]') AND b.last >= json_extract(q.value, "
         "'$[1]') AND b.first <= json_extract(q.value, '$[2]')",
         (json.dumps([[int(s), int(lo), int(hi)] for s, lo, hi in ranges]),))
@@ -71,9 +73,13 @@ def insert(db, runs, ids: dict[str, int], chunk: int) -> int:
     (first_id,) = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM blocks").fetchone()
     blocks, values, curve_rows = [], [], []
     cuts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    # A block's curve is one value of at most BLOB_BYTES: long curves make blocks of
+    # fewer runs (SQLite refuses a value over its limit: "string or blob too big").
+    width = max((v.shape[1] for v in curves.values()), default=0)
+    step = max(1, min(BLOCK_RUNS, BLOB_BYTES // max(8 * width, 1)))
     for a, end in zip(cuts, np.r_[cuts[1:], len(sid)]):
-        for lo in range(int(a), int(end), BLOCK_RUNS):
-            hi = min(lo + BLOCK_RUNS, int(end))
+        for lo in range(int(a), int(end), step):
+            hi = min(lo + step, int(end))
             bid = first_id + len(blocks)
             d = div[lo:hi]
             # No divergence (the usual case): empty flag and step arrays.

@@ -33,7 +33,8 @@ def gone(owner: str) -> bool:
     """Whether ``owner`` was a process of this machine that no longer runs: its lease is
     taken over at once instead of after the timeout (a rerun after a kill does not wait).
     A process elsewhere, or a pid in use again, counts as alive: then only the timeout
-    frees its lease."""
+    frees its lease. A zombie (killed, not yet reaped by its parent) is dead: it
+    answers ``kill(pid, 0)`` but will never renew its lease."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
@@ -44,7 +45,17 @@ def gone(owner: str) -> bool:
         return True
     except OSError:  # another user's process: alive
         return False
-    return False
+    return _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:  # no /proc (macOS): only the timeout tells
+        return False
+    # "pid (comm) state ...": comm may hold spaces and parentheses, so from the last ")"
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] in (b"Z", b"X")
 
 
 @dataclass

@@ -19,6 +19,7 @@ costs a few kB of copying, whatever the store's size.
 
 SCHEMA_VERSION = 2
 BLOCK_RUNS = 1024  # most runs in one block row
+BLOB_BYTES = 1 << 28  # most bytes of one curve's values in a block (SQLite allows 1e9)
 
 # The tables a usable store of this version has (the views and the lease and chunk-size
 # tables are made on demand).

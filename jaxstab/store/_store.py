@@ -34,6 +34,7 @@ class Store:
                  on_wait: Callable[[str], None] | None = None):
         self.path = Path(path)
         self._on_wait, self._waited = on_wait, False
+        self._nested = None  # depth inside this store's own open transaction
         existed = self.path.exists()
         if existed and self.path.is_dir():
             raise UserError(f"--store: {self.path} is a folder, expected a file")
@@ -151,15 +152,31 @@ class Store:
     @contextmanager
     def _tx(self):
         # BEGIN IMMEDIATE takes the write lock up front, so two processes writing the same
-        # store serialize instead of failing halfway through a chunk.
+        # store serialize instead of failing halfway through a chunk. Inside another
+        # transaction of this store's, a part of it (all of it commits, or none).
+        if self.db.in_transaction and self._nested is not None:
+            self._nested += 1
+            try:
+                yield
+            finally:
+                self._nested -= 1
+            return
         self._begin()
+        self._nested = 0
         try:
             yield
         except BaseException:
+            self._nested = None
             if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
                 self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        self._nested = None
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     transaction = _tx
 
@@ -177,6 +194,11 @@ class Store:
                 self._on_wait(f"{self.path} is being written by another process; waiting "
                               f"for its lock")
             self._waited = True
+
+    def notify(self, message: str) -> None:
+        """A line for the user (``on_wait`` prints it, in the CLI)."""
+        if self._on_wait is not None:
+            self._on_wait(message)
 
     def close(self) -> None:
         self.db.close()
