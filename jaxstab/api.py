@@ -365,9 +365,8 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     ``jaxstab compare --json`` prints). The claims are those of ``study`` when it is a
     Study or a study file (claims are analysis: editing one never needs a run), else
     those stored with the runs. ``control``: factor values of a setting every other is
-    compared with (Holm over k - 1). Strata and declared metric directions come from
-    the same study as the claims; ``lower_is_better``: metric names that override
-    them (others' directions are guessed from the name, and the output says so)."""
+    compared with (Holm over k - 1). Strata and [metrics] come with the claims;
+    ``lower_is_better``: metric names that override them (else guessed by name)."""
     from jaxstab.reading import directions, read
     from jaxstab.stats import analyze
 

@@ -139,11 +139,10 @@ class Study:
     points: tuple[Mapping[str, Any], ...] | None = None
     # The hash of the user task's source (set when the task is resolved): identity.
     task_source: str = ""
-    # Factors whose values are tasks (datasets), not treatments: settings are compared
-    # within a stratum, aggregates across. Analysis, like claims: not in the fingerprint.
+    # Factors whose values are tasks (datasets): settings are compared within a stratum,
+    # aggregates across. Analysis, like claims: not in the fingerprint.
     strata: tuple[str, ...] = ()
-    # Declared metric directions, {metric: "higher" | "lower"} (TOML [metrics]); an
-    # undeclared metric's direction is guessed from its name (stats.guess_direction).
+    # Declared directions, {metric: "higher" | "lower"} ([metrics]); else guessed by name.
     metrics: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -206,13 +205,12 @@ class Study:
 
     def _check_analysis(self, names: list[str]) -> None:
         strata = (self.strata,) if isinstance(self.strata, str) else self.strata
-        if not isinstance(strata, (list, tuple)) or not all(isinstance(n, str)
-                                                            for n in strata):
+        if not isinstance(strata, (list, tuple)):
             fail("strata", "expected a list of factor names")
         for n in strata:
             check_choice("strata", n, tuple(x for x in names if x != "vary"))
-        if len(set(strata)) != len(strata) or (
-                strata and len(strata) == len([x for x in names if x != "vary"])):
+        if len(set(strata)) != len(strata) or (strata and len(strata) == len(
+                [x for x in names if x != "vary"])):
             fail("strata", "a factor listed twice, or every factor a stratum (leave one to "
                  "compare)")
         object.__setattr__(self, "strata", tuple(strata))
@@ -228,8 +226,7 @@ class Study:
 
     def higher_is_better(self, metric: str) -> bool | None:
         """The declared direction of ``metric`` (None: not declared, guess it)."""
-        d = (self.metrics or {}).get(metric)
-        return None if d is None else d == "higher"
+        return {"higher": True, "lower": False}.get((self.metrics or {}).get(metric))
 
     def is_aggregate(self, claim: Claim) -> bool:
         """A claim whose sides leave every stratum factor out speaks across strata."""
@@ -237,10 +234,9 @@ class Study:
                                              for k in side)
 
     def _check_aggregate_claim(self, i: int, claim: Claim, names: list[str]) -> None:
-        treatments = [n for n in names if n not in self.strata and n != "vary"]
         for side in ("a", "b"):
-            missing = [n for n in treatments if n not in getattr(claim, side)]
-            if missing:
+            if missing := [n for n in names if n not in self.strata and n != "vary"
+                           and n not in getattr(claim, side)]:
                 fail(f"claims[{i}].{side}", f"a claim across strata names every other "
                      f"factor; missing `{missing[0]}`")
         if _plain(dict(claim.a)) == _plain(dict(claim.b)):
@@ -337,10 +333,9 @@ class Study:
             d["search"] = section_dict(self.search)
         if self.points is not None:
             d["points"] = [dict(p) for p in self.points]
-        if self.strata:  # absent otherwise: studies without them keep their JSON
-            d["strata"] = list(self.strata)
-        if self.metrics:
-            d["metrics"] = dict(self.metrics)
+        # absent when empty: the JSON of studies without them stays as it was
+        d.update({"strata": list(self.strata)} if self.strata else {},
+                 **({"metrics": dict(self.metrics)} if self.metrics else {}))
         return d
 
     @property
