@@ -2,6 +2,7 @@
 store, the run records, the checks, the summary) slow a sweep down?
 
     python benchmarks/end_to_end.py --seeds 4096 [--repeat 2] [--study article/example2]
+        [--backend sqlite|postgresql|both] [--pg-url postgresql://...]
 
 Each round runs, back to back, in fresh processes:
 
@@ -53,10 +54,10 @@ def engine(name: str, seeds: int, chunk: int) -> None:
 
 
 def _chunk_size(store: str) -> int:
-    import sqlite3
+    from jaxstab.store import open_store
 
-    with sqlite3.connect(store) as db:
-        return int(db.execute("SELECT MAX(size) FROM chunk_sizes").fetchone()[0])
+    with open_store(store, create=False) as db:
+        return int(db.db.execute("SELECT MAX(size) FROM chunk_sizes").fetchone()[0])
 
 
 def _timed(cmd: list[str]) -> tuple[str, float, float]:
@@ -73,10 +74,9 @@ def _timed(cmd: list[str]) -> tuple[str, float, float]:
         return out.read(), wall, usage.ru_utime + usage.ru_stime
 
 
-def round_(name: str, seeds: int, tmp: str, i: int, chunk: int | None) -> dict:
+def round_(name: str, seeds: int, store: str, i: int, chunk: int | None) -> dict:
     """The command and the engine back to back (the engine first in even rounds, so
     that neither always runs on the machine as the other left it)."""
-    store = os.path.join(tmp, f"e2e-{i}.sqlite")
     r: dict = {}
 
     def command():
@@ -105,23 +105,38 @@ def main() -> None:
     ap.add_argument("--study", default="article/example2")
     ap.add_argument("--seeds", type=int, default=4096)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite",
+                    help="the command's --store: a fresh SQLite file or PostgreSQL database "
+                         "per round (both: one of each, alternating, in one round)")
+    ap.add_argument("--pg-url", default=None)
     ap.add_argument("--engine", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--chunk", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.engine:
         return engine(a.study, a.seeds, a.chunk)
     print(f"{a.study}, --seeds {a.seeds}; load average {os.getloadavg()[0]:.1f} at start")
-    print("| round | first | runs | chunk | command wall (s) | engine wall (s) | "
+    print("| round | store | first | runs | chunk | command wall (s) | engine wall (s) | "
           "command runs/s | engine runs/s | ratio | CPU ratio | command run_study (s) | "
           "engine execute loop (s) | ratio inside |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     chunk = None
+    backends = ["sqlite", "postgresql"] if a.backend == "both" else [a.backend]
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(a.repeat):
-            r = round_(a.study, a.seeds, tmp, i, chunk)
+        new_db = None
+        if "postgresql" in backends:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            from _pg import databases
+
+            new_db = databases(a.pg_url, os.path.join(tmp, "pg"))
+        for i in range(a.repeat * len(backends)):
+            backend = backends[i % len(backends)]
+            store = (os.path.join(tmp, f"e2e-{i}.sqlite") if backend == "sqlite"
+                     else new_db(f"e2e_{i}"))
+            r = round_(a.study, a.seeds, store, i // len(backends), chunk)
             chunk, n = r["chunk"], r["runs"]
-            first = "command" if i % 2 == 0 else "engine"
-            print(f"| {i + 1} | {first} | {n} | {chunk} | {r['command_wall']:.1f} | "
+            first = "command" if (i // len(backends)) % 2 == 0 else "engine"
+            print(f"| {i // len(backends) + 1} | {backend} | {first} | {n} | {chunk} | "
+                  f"{r['command_wall']:.1f} | "
                   f"{r['engine_wall']:.1f} | {n / r['command_wall']:.1f} | "
                   f"{n / r['engine_wall']:.1f} | "
                   f"{r['engine_wall'] / r['command_wall']:.3f} | "

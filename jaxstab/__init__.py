@@ -1,9 +1,10 @@
 """jaxstab: train many seeds of every setting at once, and tell real differences from
 seed noise. The public API (docs/guide.md):
 
-- ``Study``, ``Claim``, ``load_study``: a study built in code or loaded from TOML / a
+- ``Study``, ``Claim``, ``Target``, ``load_study``: a study built in code or loaded from TOML / a
   built-in name; a study's ``task`` may be your own ``make_train`` (module:function or a
-  Python function) or the built-in classification task.
+  Python function) or the built-in classification task; ``Target`` a level a curve
+  must reach (time to target, docs/time_to_target.md).
 - ``run_study``: what ``jaxstab run`` does (resumable, chunked, stored).
 - ``results``: a stored study's runs as NumPy arrays per setting, settings as dicts.
 - ``compare``: comparisons and claim verdicts (what ``jaxstab compare`` prints).
@@ -29,12 +30,13 @@ if TYPE_CHECKING:
     from jaxstab.importer import import_scores as import_scores
     from jaxstab.study import Claim as Claim
     from jaxstab.study import Study as Study
+    from jaxstab.study import Target as Target
     from jaxstab.loader import load_study as load_study
 
 # `report` is the jaxstab.report package itself, which is callable (report/__init__.py).
 _WHERE = {"compare": "api", "report": "report", "results": "api", "run_study": "api",
           "UserError": "errors", "import_scores": "importer", "Claim": "study",
-          "Study": "study", "load_study": "loader"}
+          "Study": "study", "Target": "study", "load_study": "loader"}
 __all__ = sorted(_WHERE)
 
 

@@ -58,9 +58,9 @@ def _as_study(study: Study | str) -> Study:
 
 
 def _open(store, **kwargs):
-    from jaxstab.store import Store
+    from jaxstab.store import open_store
 
-    return store if isinstance(store, Store) else Store(store, **kwargs)
+    return open_store(store, **kwargs)
 
 
 def run_study(studies: Study | str | list, *, store: Any = "results.sqlite",
@@ -365,16 +365,15 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     ``jaxstab compare --json`` prints). The claims are those of ``study`` when it is a
     Study or a study file (claims are analysis: editing one never needs a run), else
     those stored with the runs. ``control``: factor values of a setting every other is
-    compared with (Holm over k - 1). Strata and [metrics] come with the claims;
-    ``lower_is_better``: metric names that override them (else guessed by name)."""
+    compared with (Holm over k - 1). Strata, [metrics] come with the claims; ``lower_is_better``: names."""
     from jaxstab.reading import directions, read
     from jaxstab.stats import analyze
 
     db = _open(store, create=False)
     got = read(db, find(db, study, fingerprint))
     res, search, seq, looks = got.results, got.search, got.sequential, got.looks
-    own = res.study if _stored_name(db, study) or fingerprint else _as_study(study)
-    claims = own.claims
+    given = res.study if _stored_name(db, study) or fingerprint else _as_study(study)
+    claims, targets = given.claims, given.targets  # analysis: from the file when given
     if seq is not None:
         claims = ()  # decided sequentially: no fixed-sample verdict of these data
     metric = metric or res.study.main_metric
@@ -387,7 +386,8 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     # The statistics' resampling settings, so that compare and the report give one answer.
     analysis = analyze(res, claims, metric=metric, metric_kind=kind, correction=correction,
                        control=control, rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES,
-                       strata=own.strata, directions=directions(own, lower_is_better))
+                       targets=targets, strata=given.strata,
+                       directions=directions(given, lower_is_better))
     search_ver = search.verdicts(correction=correction) if search else []
     others = tuple(fp for fp in db.versions(res.study.name) if fp != res.fingerprint)
     return Comparison(res.study.name, res.fingerprint, analysis, search, search_ver, others,

@@ -65,6 +65,10 @@ def _json_table(name):
     return parse
 
 
+STORE_HELP = ("an SQLite file (default results.sqlite) or a database URL, "
+              "postgresql://user@host:port/db, for workers on many hosts")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jaxstab", description="Seed sweeps with honest statistics.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -72,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="train every seed of every setting of studies")
     r.add_argument("study", nargs="+", help="built-in name, `article`, `suite`, or a TOML path")
     r.add_argument("--seeds", type=_positive("--seeds", 10_000_000), help="seeds per setting")
-    r.add_argument("--store", default="results.sqlite")
+    r.add_argument("--store", default="results.sqlite", help=STORE_HELP)
     r.add_argument("--chunk-size", type=_positive("--chunk-size"), default=None,
                    help="runs per compiled call (default: sized from the compiled "
                         "program's memory analysis)")
@@ -91,14 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--process-id", type=int)
     r.set_defaults(func=cmd_run)
     e = sub.add_parser("export", help="CSV, one row per (run, metric)")
-    e.add_argument("--store", default="results.sqlite")
+    e.add_argument("--store", default="results.sqlite", help=STORE_HELP)
     e.add_argument("--out", default="-", help="file to write (default: standard output)")
     e.add_argument("--curves", action="store_true",
                    help="also the curves: a `step` column, a row per (run, curve, step)")
     e.set_defaults(func=cmd_export)
     c = sub.add_parser("compare", help="pairwise comparisons and claim verdicts of a study")
     c.add_argument("study", help="a study name in the store (or a built-in / TOML path)")
-    c.add_argument("--store", default="results.sqlite")
+    c.add_argument("--store", default="results.sqlite", help=STORE_HELP)
     c.add_argument("--metric", help="metric to compare (default: the study's main metric)")
     c.add_argument("--kind", choices=("mean", "spread"), default="mean",
                    help="compare means or seed-to-seed spread")
@@ -117,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "or setting, seed and one column per metric")
     i.add_argument("--study", required=True, help="the study name to store them under")
     i.add_argument("--claims", help="a TOML file whose [[claims]] (and main_metric) apply")
-    i.add_argument("--store", default="results.sqlite")
+    i.add_argument("--store", default="results.sqlite", help=STORE_HELP)
     i.add_argument("--strata", action="append", default=[], metavar="FACTOR",
                    help="a factor whose values are tasks (datasets), not treatments "
                         "(repeatable, or comma-separated)")
@@ -165,6 +169,12 @@ def main(argv=None) -> int:
             return 2
         if os.environ.get("JAXSTAB_DEBUG") == "1":
             raise
+        if type(err).__module__.startswith("psycopg"):
+            # The server went away or failed mid-command: not the input's fault (exit 1);
+            # what was committed stays, a rerun goes on from there.
+            print(f"jaxstab: error: --store: the database server failed "
+                  f"({type(err).__name__}: {_one_line(str(err))})", file=sys.stderr)
+            return 1
         print(f"jaxstab: internal error: {type(err).__name__}: {_one_line(str(err))} "
               f"(set JAXSTAB_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
@@ -340,9 +350,9 @@ def cmd_import(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from jaxstab.store import Store
+    from jaxstab.store import open_store
 
-    store = Store(args.store, create=False)
+    store = open_store(args.store, create=False)
     if args.out == "-":
         _write_csv(store.export_rows(args.curves), sys.stdout, args.curves)
         return 0

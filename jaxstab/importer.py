@@ -18,7 +18,6 @@ import csv
 import hashlib
 import json
 import math
-import os
 import sqlite3
 from pathlib import Path
 
@@ -307,10 +306,12 @@ def import_scores(path: str, study_name: str, *, store, claims_file: str | None 
         m = {k: (None if div or not math.isfinite(v) else v) for k, v in vals.items()}
         m["diverged"] = float(div)
         recs.append(RunRecord(key, seed, m, {}, div, 0 if div else None))
-    from jaxstab.store import Store
+    from jaxstab.store import open_store
 
-    created = not isinstance(store, Store) and not os.path.exists(store)
-    db = store if isinstance(store, Store) else Store(store)
+    db = open_store(store)
+    # a new SQLite file this import created holds nothing if it fails: leave no file
+    created = getattr(db, "path", None) if db is not store and getattr(
+        db, "_created", False) else None
     try:
         with db.transaction():  # the study and its runs, or nothing (a full disk)
             fp = db.ensure_study(study)
@@ -318,11 +319,11 @@ def import_scores(path: str, study_name: str, *, store, claims_file: str | None 
     except BaseException as e:
         if db is not store:
             db.close()
-            if created:  # a store this import created holds nothing: leave no file
+            if created is not None:
                 for end in ("", "-wal", "-shm", "-journal"):
-                    Path(f"{store}{end}").unlink(missing_ok=True)
+                    Path(f"{created}{end}").unlink(missing_ok=True)
         if isinstance(e, sqlite3.OperationalError) and "full" in str(e):
-            raise UserError(f"--store: cannot write {db.path} ({e}); nothing was "
+            raise UserError(f"--store: cannot write {db.location} ({e}); nothing was "
                             f"imported") from None
         raise
     if db is not store:

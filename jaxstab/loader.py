@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from jaxstab._check import check_type, fail, import_root, is_trusted, unknown_key
 from jaxstab.errors import UserError
 from jaxstab.search_config import SearchConfig
-from jaxstab.study import Claim, Study, check_sources
+from jaxstab.study import Claim, Study, Target, check_sources
 from jaxstab.tasks import task_of
 
 _TOP = {f.name for f in dataclasses.fields(Study)}
@@ -72,6 +72,23 @@ def _claims(origin: str, v: Any) -> tuple[Claim, ...]:
     return tuple(claims)
 
 
+def _targets(origin: str, v: Any) -> tuple[Target, ...]:
+    if not isinstance(v, list):
+        fail("targets", "expected an array of tables ([[targets]])")
+    out = []
+    for i, t in enumerate(v):
+        if not isinstance(t, Mapping):
+            fail(f"targets[{i}]", "expected a table")
+        for k in t:
+            if k not in ("curve", "reach", "below"):
+                unknown_key(f"{origin}: [[targets]]", k, ("curve", "reach", "below"))
+        if "curve" not in t:
+            fail(f"targets[{i}]", "missing key `curve`")
+        check_type(f"targets[{i}].curve", t["curve"], "str")
+        out.append(Target(t["curve"], t.get("reach"), t.get("below"), where=f"targets[{i}]"))
+    return tuple(out)
+
+
 def _factors(v: Any) -> tuple:
     if not isinstance(v, Mapping):
         fail("factors", "expected a table of lists")
@@ -104,6 +121,8 @@ def study_from_dict(d: Mapping[str, Any], origin: str = "study", *,
             kwargs[name] = _factors(v)
         elif name == "claims":
             kwargs[name] = _claims(origin, v)
+        elif name == "targets":
+            kwargs[name] = _targets(origin, v)
         elif name == "vary":
             kwargs[name] = check_sources("vary", v)
         elif name in ("config",):

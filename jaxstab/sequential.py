@@ -47,6 +47,10 @@ def check(study: Study, first: int | None, max_seeds: int | None) -> tuple[int, 
     if not study.claims:
         raise UserError(f"--until-decided: study {study.name} has no claims to decide; "
                         f"run it without --until-decided")
+    for i, c in enumerate(study.claims):
+        if c.kind == "curve":
+            raise UserError(f"claims[{i}].kind: `curve` (max-t over steps) is decided in "
+                            f"fixed runs only; run {study.name} without --until-decided")
     from jaxstab.stats import look_schedule
     from jaxstab.stats._sequential import MIN_FIRST
 
@@ -67,13 +71,16 @@ def upto(results, seeds: int):
     return replace(results, settings=out)
 
 
-def verdicts_at(results, claims, schedule, look: int) -> list:
-    """The claims' sequential verdicts at ``look`` (0-based), recomputed from the runs."""
+def verdicts_at(results, claims, schedule, look: int, targets=None) -> list:
+    """The claims' sequential verdicts at ``look`` (0-based), recomputed from the runs
+    (``targets``: of time_to_target claims; default the stored study's)."""
     from jaxstab.stats import sequential_verdicts
 
     data = upto(results, schedule[look])
+    if targets is None:
+        targets = results.study.targets
     return sequential_verdicts(data.settings, claims, schedule=schedule, upto=look,
-                               correction=CORRECTION)
+                               correction=CORRECTION, targets=targets)
 
 
 def look_record(schedule, look: int, verdicts, claims=()) -> dict:
@@ -97,7 +104,7 @@ def check_resume(study: Study, db, fingerprint: str, first, max_seeds):
     if tuple(recorded[0].get("schedule") or ()) != schedule:
         was = ", ".join(str(n) for n in recorded[0].get("schedule") or ())
         raise UserError(f"--max-seeds: {study.name} was run sequentially with looks at "
-                        f"{was} seeds in {db.path}; give the same --seeds and --max-seeds "
+                        f"{was} seeds in {db.location}; give the same --seeds and --max-seeds "
                         f"to resume it (its stopping rule is fixed), or use another --store")
     now = [c.to_dict() for c in study.claims]
     was = recorded[0].get("claims_def")
@@ -105,7 +112,7 @@ def check_resume(study: Study, db, fingerprint: str, first, max_seeds):
             [c.get("claim") for c in recorded[0].get("claims", [])] == [c["text"]
                                                                        for c in now])
     if not same:
-        raise UserError(f"claims: {study.name} was run sequentially in {db.path} with "
+        raise UserError(f"claims: {study.name} was run sequentially in {db.location} with "
                         f"other claims, and its looks so far decided those; restore them "
                         f"to resume it (its stopping rule is fixed), or use another --store")
     return schedule, recorded
@@ -126,15 +133,16 @@ def _barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], None],
+def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], dict],
            max_seeds: int | None = None, first: int | None = None
            ) -> Generator[tuple[int, set | None], None, SequentialRun]:
     """The rounds of the look schedule until every claim is decided, driven by the
     caller: each yields ``(n, only)``, and the caller trains the runs of seed index
     below ``n`` of the settings whose keys are in ``only`` (None: all) that the store
     does not hold (``api._train``) before asking for the next; the look is then taken
-    and ``save(look, record)`` commits its record (``Store.write_look``). Returns (as
-    ``StopIteration.value``) what the rounds decided."""
+    and ``save(look, record)`` commits its record unless another worker on the store
+    committed it first, and returns the record kept (``BaseStore.write_look``). Returns
+    (as ``StopIteration.value``) what the rounds decided."""
     import jax
 
     from jaxstab.stats import seeds_to_run
@@ -143,7 +151,7 @@ def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], No
     start = len(recorded)
     # Decisions of looks taken before an interruption are recomputed from the runs.
     verdicts = [] if start == 0 else verdicts_at(db.results(fingerprint), study.claims,
-                                                  schedule, start - 1)
+                                                  schedule, start - 1, study.targets)
     taken = start
     for look in range(start, len(schedule)):
         if look > 0 and _decided(verdicts):
@@ -152,11 +160,34 @@ def rounds(study: Study, *, db, fingerprint: str, save: Callable[[int, dict], No
         only = None if look == 0 else set(seeds_to_run(verdicts))
         yield schedule[look], only
         _barrier(f"jaxstab look {fingerprint} {look}")
-        verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look)
+        verdicts = verdicts_at(db.results(fingerprint), study.claims, schedule, look,
+                               study.targets)
         if jax.process_index() == 0:
-            save(look, look_record(schedule, look, verdicts, study.claims))
+            verdicts = adopt(verdicts, save(look, look_record(schedule, look, verdicts,
+                                                              study.claims)), schedule)
         taken = look + 1
     return SequentialRun(schedule, taken, verdicts)
+
+
+def adopt(verdicts: list, record: dict | None, schedule) -> list:
+    """``verdicts`` with the decisions of the look ``record`` the store kept: several
+    workers finish a round, and the first to commit its look decides it for all (the
+    same runs give the same decisions; this keeps the workers in step even where two
+    hosts' floating point would round a statistic at a boundary differently)."""
+    if not record:
+        return verdicts
+    kept = {c["claim"]: c["status"] for c in record.get("claims", ())}
+    out = []
+    for v in verdicts:
+        status = kept.get(v.claim, v.status)
+        if status != v.status:
+            look = record["look"]
+            more = status == "undecided" and look + 1 < len(schedule)
+            need = tuple(k for k in (v.setting_a, v.setting_b) if k) if more else ()
+            v = replace(v, status=status, settings_needed=need,
+                        next_seeds=schedule[look + 1] if more else 0)
+        out.append(v)
+    return out
 
 
 def _decided(verdicts) -> bool:

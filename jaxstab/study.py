@@ -14,11 +14,13 @@ import hashlib
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from jaxstab._check import check_choice, check_range, fail, hashable, int_hint
 from jaxstab.env import budget
+from jaxstab._strata_check import STATISTICS, check_claim_selects, \
+    check_aggregate_claim, check_strata, check_within_stratum
 from jaxstab.search_config import SearchConfig
 from jaxstab.task import SOURCES, Task, section_dict
 from jaxstab.tasks import task_of
@@ -33,9 +35,42 @@ ENGINE_VERSION = 3
 MAX_RUNS = 100_000_000  # settings x seeds: 15 minutes at a GPU's 110k runs/s
 MAX_NAME = 120
 DIRECTIONS = ("greater", "less", "two-sided")
-# rliable's aggregates (jaxstab.stats.aggregate), for a claim across strata.
-STATISTICS = ("mean", "median", "iqm", "optimality_gap")
-METRIC_DIRECTIONS = ("higher", "lower")
+# Claims about whole curves: ``time_to_target`` (``metric`` names a target's curve) and
+# ``curve`` (the mean curves differ at some step; max-t, so two-sided only).
+CLAIM_KINDS = ("mean", "spread", "time_to_target", "curve")
+CURVE_KINDS = ("time_to_target", "curve")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A level a learning curve must reach: ``curve >= reach`` (an accuracy) or
+    ``curve <= below`` (a loss). Analysis like claims: never part of the fingerprint."""
+
+    curve: str
+    reach: float | None = None
+    below: float | None = None
+    where: str = field(default="targets", compare=False, repr=False)  # for messages
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.curve, str) or not self.curve.strip():
+            fail(f"{self.where}.curve", "must be the name of a recorded curve")
+        if (self.reach is None) == (self.below is None):
+            fail(self.where, "give exactly one of `reach` (curve >= value) or `below` "
+                 "(curve <= value)")
+        name = "reach" if self.below is None else "below"
+        v = getattr(self, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            fail(f"{self.where}.{name}", f"must be a finite number, got {v!r}")
+        object.__setattr__(self, name, float(v))
+
+    @property
+    def text(self) -> str:
+        return f"{self.curve} >= {self.reach:g}" if self.below is None \
+            else f"{self.curve} <= {self.below:g}"
+
+    def to_dict(self) -> dict:
+        return {"curve": self.curve, **({"reach": self.reach} if self.below is None
+                                        else {"below": self.below})}
 
 
 @dataclass(frozen=True)
@@ -53,19 +88,20 @@ class Claim:
     statistic: str = ""
 
     def __post_init__(self) -> None:
-        check_choice("claims.kind", self.kind, ("mean", "spread"))
+        check_choice("claims.kind", self.kind, CLAIM_KINDS)
         check_choice("claims.direction", self.direction, DIRECTIONS)
         if self.statistic:
             check_choice("claims.statistic", self.statistic, STATISTICS)
+        if self.kind == "curve" and self.direction != "two-sided":
+            fail("claims.direction", "a claim of kind `curve` says the curves differ "
+                 "somewhere (max-t over steps): use direction = \"two-sided\"")
         if not self.text.strip():
             fail("claims.text", "must not be empty")
 
     def to_dict(self) -> dict:
-        d = {"text": self.text, "metric": self.metric, "kind": self.kind,
-             "direction": self.direction, "a": dict(self.a), "b": dict(self.b)}
-        if self.statistic:  # absent otherwise: stored studies without it read the same
-            d["statistic"] = self.statistic
-        return d
+        return {"text": self.text, "metric": self.metric, "kind": self.kind,  # statistic:
+                "direction": self.direction, "a": dict(self.a), "b": dict(self.b),  # if set
+                **({"statistic": self.statistic} if self.statistic else {})}
 
 
 @dataclass(frozen=True)
@@ -134,6 +170,8 @@ class Study:
     train: Any = None
     factors: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     claims: tuple[Claim, ...] = ()
+    # Analysis, like claims: what time to target means for this study's curves.
+    targets: tuple[Target, ...] = ()
     search: SearchConfig | None = None
     # The settings that exist, when they are not the whole grid (imported scores).
     points: tuple[Mapping[str, Any], ...] | None = None
@@ -164,9 +202,12 @@ class Study:
             if len(values) == 0:
                 fail(f"factors.{n}", "empty list, give at least one value")
         self._canonical_factors()
-        self._check_analysis(names)
+        check_strata(self, names)
+        if isinstance(self.targets, list):
+            object.__setattr__(self, "targets", tuple(self.targets))
+        _check_targets(self.targets, self.claims)
         for claim in self.claims:
-            if metrics is not None:
+            if metrics is not None and claim.kind not in CURVE_KINDS:
                 check_choice("claims.metric", claim.metric, metrics)
             for side in ("a", "b"):
                 for k, v in getattr(claim, side).items():
@@ -198,31 +239,10 @@ class Study:
         check_runs(len(settings), self.seeds, "seeds")
         for i, claim in enumerate(self.claims):
             if self.is_aggregate(claim):
-                self._check_aggregate_claim(i, claim, names)
+                check_aggregate_claim(self, i, claim, names)
             else:
-                _check_claim_selects(i, claim, settings)
-                self._check_within_stratum(i, claim)
-
-    def _check_analysis(self, names: list[str]) -> None:
-        strata = (self.strata,) if isinstance(self.strata, str) else self.strata
-        if not isinstance(strata, (list, tuple)):
-            fail("strata", "expected a list of factor names")
-        for n in strata:
-            check_choice("strata", n, tuple(x for x in names if x != "vary"))
-        if len(set(strata)) != len(strata) or (strata and len(strata) == len(
-                [x for x in names if x != "vary"])):
-            fail("strata", "a factor listed twice, or every factor a stratum (leave one to "
-                 "compare)")
-        object.__setattr__(self, "strata", tuple(strata))
-        metrics = self.metrics or {}
-        if not isinstance(metrics, Mapping):
-            fail("metrics", 'expected a table {metric = "higher" | "lower"}')
-        known = self.tasked.metrics
-        for m, d in metrics.items():
-            if known is not None:
-                check_choice("metrics", m, known)
-            check_choice(f"metrics.{m}", d, METRIC_DIRECTIONS)
-        object.__setattr__(self, "metrics", dict(sorted(metrics.items())) or None)
+                check_claim_selects(i, claim, settings)
+                check_within_stratum(self, i, claim)
 
     def higher_is_better(self, metric: str) -> bool | None:
         """The declared direction of ``metric`` (None: not declared, guess it)."""
@@ -232,27 +252,6 @@ class Study:
         """A claim whose sides leave every stratum factor out speaks across strata."""
         return bool(self.strata) and not any(k in self.strata for side in (claim.a, claim.b)
                                              for k in side)
-
-    def _check_aggregate_claim(self, i: int, claim: Claim, names: list[str]) -> None:
-        for side in ("a", "b"):
-            if missing := [n for n in names if n not in self.strata and n != "vary"
-                           and n not in getattr(claim, side)]:
-                fail(f"claims[{i}].{side}", f"a claim across strata names every other "
-                     f"factor; missing `{missing[0]}`")
-        if _plain(dict(claim.a)) == _plain(dict(claim.b)):
-            fail(f"claims[{i}]", "a and b name the same setting; a claim compares two")
-        if claim.kind != "mean":
-            fail(f"claims[{i}].kind", "a claim across strata compares aggregates: `mean`")
-
-    def _check_within_stratum(self, i: int, claim: Claim) -> None:
-        if claim.statistic:
-            fail(f"claims[{i}].statistic", "only for a claim across strata (its sides "
-                 "leave the strata factors out)")
-        for n in self.strata:
-            if _plain(claim.a.get(n)) != _plain(claim.b.get(n)):
-                fail(f"claims[{i}]", f"a and b are in different strata ({n}); settings are "
-                     f"compared within a stratum, leave `{n}` out of both sides for a "
-                     f"claim across strata")
 
     @property
     def tasked(self) -> Task:
@@ -310,6 +309,8 @@ class Study:
                  f"recorded: {', '.join(sorted(every))}")
         settings = self.settings()
         for i, c in enumerate(self.claims):
+            if c.kind in CURVE_KINDS:  # curves are checked against the stored runs
+                continue
             # the claim's own two settings must record its metric
             arms = [s.key for s in settings for side in (c.a, c.b)
                     if all(_plain(dict(s.factors).get(k)) == _plain(v)
@@ -329,6 +330,8 @@ class Study:
             "claims": [c.to_dict() for c in self.claims],
         }
         d.update(self.tasked.describe(self))
+        if self.targets:  # absent when empty: studies without targets keep their JSON
+            d["targets"] = [t.to_dict() for t in self.targets]
         if self.search is not None:
             d["search"] = section_dict(self.search)
         if self.points is not None:
@@ -350,6 +353,21 @@ class Study:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _check_targets(targets: Any, claims: tuple[Claim, ...]) -> None:
+    if not isinstance(targets, tuple) or not all(isinstance(t, Target) for t in targets):
+        fail("targets", "expected a tuple of Target (curve, reach or below)")
+    curves = [t.curve for t in targets]
+    if len(set(curves)) != len(curves):
+        twice = next(c for c in curves if curves.count(c) > 1)
+        fail(f"targets[{curves.index(twice, curves.index(twice) + 1)}].curve",
+             f"`{twice}` has a target already; one target per curve")
+    for i, c in enumerate(claims):
+        if c.kind == "time_to_target" and c.metric not in curves:
+            have = ", ".join(curves) or "none (add [[targets]])"
+            fail(f"claims[{i}].metric", f"`{c.metric}` has no target; a time_to_target "
+                 f"claim names a target's curve; targets: {have}")
+
+
 def _check_name(name: Any) -> None:
     """A name is a file stem in the report and a line in the terminal: short, printable."""
     if not isinstance(name, str) or not name.strip():
@@ -364,24 +382,6 @@ def check_runs(n_settings: int, seeds: int, where: str) -> None:
     if n_settings * seeds > MAX_RUNS:
         fail(where, f"{seeds:,} seeds x {n_settings:,} settings = {n_settings * seeds:,} "
              f"runs, allowed at most {MAX_RUNS:,} per study")
-
-
-def _check_claim_selects(i: int, claim: Claim, settings: list[Setting]) -> None:
-    """Each side of a claim names exactly one setting, and the two differ."""
-    found = {}
-    for side in ("a", "b"):
-        sel = dict(getattr(claim, side))
-        if not sel:
-            fail(f"claims[{i}].{side}", "empty: give the factor values of one setting")
-        hits = [s for s in settings
-                if all(_plain(dict(s.factors).get(k)) == _plain(v) for k, v in sel.items())]
-        if len(hits) != 1:
-            names = ", ".join(n for n, _ in settings[0].factors)
-            fail(f"claims[{i}].{side}", f"{sel} matches {len(hits)} settings; name one "
-                 f"value of each factor ({names})")
-        found[side] = hits[0].key
-    if found["a"] == found["b"]:
-        fail(f"claims[{i}]", "a and b name the same setting; a claim compares two")
 
 
 def _plain(v: Any) -> Any:

@@ -1,5 +1,6 @@
 import os
 import signal
+import tempfile
 import sys
 from pathlib import Path
 
@@ -116,3 +117,65 @@ def count_runs(store: Path) -> int:
             return db.execute("SELECT COALESCE(SUM(n), 0) FROM blocks").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+# ---------------------------------------------------------------- a real PostgreSQL
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A PostgreSQL server for the session: ``JAXSTAB_TEST_PG_URL`` (a server CI or a
+    user provides) or one started by ``pgserver`` (PostgreSQL 16 from the package index,
+    ~3 s; as root it runs the server as a system user ``pgserver`` it creates, since
+    PostgreSQL refuses to run as root). Yields a function: database name -> URL of a
+    new empty database. Skips, saying why, only when no server can start."""
+    import psycopg
+
+    url = os.environ.get("JAXSTAB_TEST_PG_URL")
+    server = None
+    if url is None:
+        try:
+            import pgserver
+
+            # (not under pytest's folders: the server's own user must reach them)
+            server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="jaxstab-pg-")) /
+                                         "data", cleanup_mode="delete")
+            url = server.get_uri()
+        except Exception as e:  # noqa: BLE001 - any reason a server cannot start
+            print(f"\nno PostgreSQL server: {type(e).__name__}: {e}", file=sys.stderr)
+            pytest.skip(f"no PostgreSQL server could start ({type(e).__name__}: {e})")
+    made = []
+
+    def new_database(name: str) -> str:
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            c.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        if server is not None:
+            return server.get_uri(name)
+        parts = conninfo_to_dict(url)
+        parts["dbname"] = name
+        return make_conninfo(**parts) if not url.startswith("postgres") else \
+            _with_database(url, name)
+
+    yield new_database
+    if server is not None:
+        server.cleanup()
+
+
+def _with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Where a store contract test keeps its store: an SQLite file, or a new database
+    on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.sqlite")
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
+    return request.getfixturevalue("pg_server")(name)

@@ -283,9 +283,9 @@ def filled(tmp_path):
 
 
 def test_a_full_disk_during_import_writes_nothing(tmp_path, capsys, monkeypatch):
-    from jaxstab.store import _store
+    from jaxstab.store import _sqlite as _store
 
-    real = _store.Store.ensure_study
+    real = _store.SQLiteStore.ensure_study
 
     def full(self, study):
         # SQLite's own "database or disk is full", a few pages past what is there now
@@ -293,7 +293,7 @@ def test_a_full_disk_during_import_writes_nothing(tmp_path, capsys, monkeypatch)
         self.db.execute(f"PRAGMA max_page_count = {pages + 2}")
         return real(self, study)
 
-    monkeypatch.setattr(_store.Store, "ensure_study", full)
+    monkeypatch.setattr(_store.SQLiteStore, "ensure_study", full)
     rows = [[f"s{i}", k, 0.5] for i in range(300) for k in range(8)]
     f = write_csv(tmp_path / "big.csv", ["setting", "seed", "acc"], rows)
     store = tmp_path / "r.sqlite"
@@ -302,11 +302,11 @@ def test_a_full_disk_during_import_writes_nothing(tmp_path, capsys, monkeypatch)
     assert out == ""
     assert not any(p.name.startswith("r.sqlite") for p in tmp_path.iterdir())
     # into a store that holds other studies: they stay, the new one is not there
-    monkeypatch.setattr(_store.Store, "ensure_study", real)
+    monkeypatch.setattr(_store.SQLiteStore, "ensure_study", real)
     small = write_csv(tmp_path / "small.csv", ["setting", "seed", "acc"],
                       [["a", 0, 0.5], ["b", 0, 0.5]])
     assert run_cli(capsys, "import", small, "--study", "t/small", "--store", store)[0] == 0
-    monkeypatch.setattr(_store.Store, "ensure_study", full)
+    monkeypatch.setattr(_store.SQLiteStore, "ensure_study", full)
     rc, _, err = run_cli(capsys, "import", f, "--study", "t/full", "--store", store)
     one_line(rc, err, r"nothing was imported")
     with closing(Store(store, create=False)) as s:

@@ -207,3 +207,23 @@ def test_cli_compare_and_report_show_sequential_verdicts(tmp_path, cli):
     assert 'id="fig-sequential"' in page
     index = (tmp_path / "rep" / "index.html").read_text()
     assert "shift helps" in index
+
+
+def test_a_worker_goes_on_with_the_decision_the_store_kept():
+    """Several workers finish a round; the look the store kept (the first committed)
+    decides for all, even where a worker's own statistic fell the other way."""
+    from jaxstab.sequential import adopt
+    from jaxstab.stats import SequentialVerdict
+
+    mine = SequentialVerdict(claim="c", metric="score", kind="mean", direction="greater",
+                             status="holds", looks=(), seeds_used=8, setting_a="A",
+                             setting_b="B", correction="holm", alpha=0.05, statement="",
+                             settings_needed=())
+    kept = {"look": 0, "claims": [{"claim": "c", "status": "undecided"}]}
+    (v,) = adopt([mine], kept, (8, 16, 32))
+    assert (v.status, v.settings_needed, v.next_seeds) == ("undecided", ("A", "B"), 16)
+    same = {"look": 0, "claims": [{"claim": "c", "status": "holds"}]}
+    assert adopt([mine], same, (8, 16, 32)) == [mine]
+    (v,) = adopt([v], {"look": 1, "claims": [{"claim": "c", "status": "futile"}]},
+                 (8, 16, 32))
+    assert (v.status, v.settings_needed, v.next_seeds) == ("futile", (), 0)

@@ -10,7 +10,7 @@ ROOT = Path(__file__).parents[1] / "jaxstab"
 # study -> task -> sweep -> store -> stats -> report; run_study (api) strings them
 # together; the CLI is a shell over it. Lower number: lower layer.
 LAYERS = {
-    "errors": 0, "_check": 0, "_signals": 0, "_linalg": 0, "env": 0, "runs": 0,
+    "errors": 0, "_check": 0, "_strata_check": 0, "_signals": 0, "_linalg": 0, "env": 0, "runs": 0,
     "task": 0,
     "builtin.data": 1, "builtin.model_config": 1, "builtin.optim": 1,
     "builtin.metrics": 1, "search_config": 1, "stats": 1,
@@ -221,3 +221,5 @@ def test_every_builtin_study_passes_its_checks_and_records_what_it_claims():
             out = jax.eval_shape(_program(s), *_inputs([s] * 2, [0, 1], study.seed))
             got = set(out["metrics"]) | {"diverged"}
             assert got == builtin.recorded_metrics(s), (name, s.key)
+            for t in study.targets:  # a target names a curve the program returns
+                assert t.curve in out["curves"], (name, s.key, t.curve)

@@ -40,9 +40,15 @@ def test_study_conformance(name):
     keys = {s.key for s in study.settings()}
     assert len(keys) == len(study.settings())
     names = [n for n, _ in study.factors]
+    curves = {t.curve for t in study.targets}
     strata = {tuple(dict(s.factors)[k] for k in study.strata) for s in study.settings()}
     for claim in study.claims:
-        assert claim.metric in METRICS
+        if claim.kind == "time_to_target":
+            assert claim.metric in curves  # the target's curve
+        elif claim.kind == "curve":
+            assert claim.metric in ("loss", "accuracy")  # the built-in task's curves
+        else:
+            assert claim.metric in METRICS
         for side in (claim.a, claim.b):
             hits = [s for s in study.settings()
                     if all(_same(dict(s.factors)[k], v) for k, v in side.items())]

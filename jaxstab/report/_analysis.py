@@ -126,6 +126,33 @@ def analysis(results, claims, metric: str, notes: list[str], directions=None):
     return a
 
 
+MAX_BANDS = 10  # settings whose mean curves get bands: one legend stays readable
+
+
+def curve_bands(results, study, claims, notes: list[str]) -> tuple:
+    """(curve, setting key, stats.CurveBand) for each curve a target or a curve claim
+    names: the mean curve of the finished runs with its pointwise and simultaneous
+    (whole-curve) bands; up to MAX_BANDS settings, those with at least 3 finished runs."""
+    names = dict.fromkeys([t.curve for t in getattr(study, "targets", ())]
+                          + [c.metric for c in claims if c.kind in ("time_to_target",
+                                                                    "curve")])
+    if not names or len(results.settings) > MAX_BANDS:
+        if names:
+            notes.append(f"curve bands: only for up to {MAX_BANDS} settings")
+        return ()
+    out = []
+    for name in names:
+        for s in results.settings:
+            c = (getattr(s, "curves", None) or {}).get(name)
+            if c is None or int(np.isfinite(c).all(axis=1).sum()) < 3:
+                continue
+            band = attempt(notes, f"bands of {name}", lambda: stats.curve_band(
+                c, rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES), None)
+            if band is not None:
+                out.append((name, s.key, band))
+    return tuple(out)
+
+
 def spread_matrix(results, metric: str, claims, notes: list[str]):
     """The matrix of the main metric's spread, where a claim is about it (analyze
     compares means); only for 3 to MAX_PAIRWISE settings, as the means' matrix."""

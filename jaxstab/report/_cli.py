@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="HTML report (one page per study) of a results store")
-    p.add_argument("--store", default="results.sqlite", help="results store to read")
+    p.add_argument("--store", default="results.sqlite",
+                   help="results store to read: an SQLite file or postgresql://user@host/db")
     p.add_argument("--out", default="reports", help="folder to write the pages to")
     p.add_argument("--jobs", type=int, default=None,
                    help="studies built at once (default: one per core)")

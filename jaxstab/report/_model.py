@@ -27,7 +27,7 @@ from jaxstab.report._power import seeds_needed
 from jaxstab.errors import UserError
 from jaxstab.report._runs import Curve as Curve
 from jaxstab.report._runs import curves, environment, runs_csv
-from jaxstab.store import Store, StudyResults
+from jaxstab.store import BaseStore, StudyResults
 
 RNG_SEED = an.RNG_SEED
 _NO_JSON = {"json": False}  # fields the JSON twin leaves out (the CSV carries them)
@@ -117,6 +117,8 @@ class StudyReport:
     baselines: tuple[an.Baseline, ...] = ()
     divergence: tuple[an.Divergence, ...] = ()
     sequential: SequentialReport | None = None  # claims decided by a sequential run
+    targets: tuple = ()  # stats.TargetRow per target and setting (Kaplan-Meier numbers)
+    bands: tuple = ()  # (curve, setting key, stats.CurveBand): both bands of mean curves
     shown_config: Mapping[str, Any] = field(default_factory=dict, metadata=_NO_JSON)
     runs_csv: str = field(default="", metadata=_NO_JSON)
 
@@ -252,7 +254,8 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
     claims = tuple(getattr(study, "claims", ()) or ()) if sequential is None else ()
     recorded = sorted({m for s in results.settings for m in s.metrics} - {"diverged"})
     metrics = tuple([main] + [m for m in recorded if m != main])
-    table_metrics = tuple(dict.fromkeys([main] + [c.metric for c in claims]))
+    table_metrics = tuple(dict.fromkeys([main] + [c.metric for c in claims
+                                                  if c.kind in ("mean", "spread")]))
     ran = [s for s in results.settings if len(s.seeds)]
     notes: list[str] = []
     if len(ran) < len(results.settings):
@@ -311,6 +314,8 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
         divergence=an.divergence(a, results), shown_config=study.tasked.shown(study),
         sequential=None if sequential is None else SequentialReport(
             tuple(sequential.schedule), sequential.looks, tuple(sequential.verdicts)),
+        targets=a.targets if a is not None else (),
+        bands=an.curve_bands(results, study, claims, notes) if ran else (),
         runs_csv=runs_csv(results))
 
 
@@ -327,7 +332,7 @@ def index_entry(r: StudyReport) -> IndexEntry:
         claims=len(r.config.get("claims") or ()))
 
 
-def study_report(store: Store, name: str, fingerprint: str, slug: str,
+def study_report(store: BaseStore, name: str, fingerprint: str, slug: str,
                  generated: str, smoothing: float = 0.0,
                  lower_is_better=()) -> StudyReport:
     """One study of the store, read and built (the unit a report worker does)."""
@@ -343,18 +348,18 @@ def study_report(store: Store, name: str, fingerprint: str, slug: str,
                            directions(got.results.study, list(lower_is_better)))
 
 
-def plan(store: Store) -> list[tuple[str, str, str]]:
+def plan(store: BaseStore) -> list[tuple[str, str, str]]:
     """(name, fingerprint, slug) of every study (the newest version of each name)."""
     latest = {name: fp for name, fp, _ in store.studies()}  # newest of a name is last
     names = slugs(list(latest))
     return [(n, latest[n], names[n]) for n in sorted(latest)]
 
 
-def build(store: Store, now: datetime | None = None) -> tuple[IndexReport, list[StudyReport]]:
+def build(store: BaseStore, now: datetime | None = None) -> tuple[IndexReport, list[StudyReport]]:
     """Every study of the store (the newest version of each name), and the index."""
     generated = timestamp(now or datetime.now(UTC))
     reports = [study_report(store, n, fp, slug, generated) for n, fp, slug in plan(store)]
-    return IndexReport(store.path.name, generated,
+    return IndexReport(store.name, generated,
                        tuple(index_entry(r) for r in reports)), reports
 
 

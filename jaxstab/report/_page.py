@@ -12,7 +12,7 @@ import math
 import numpy as np
 from markupsafe import Markup
 
-from jaxstab.report import _figures, _gridfigs
+from jaxstab.report import _figures, _gridfigs, _survfig
 from jaxstab.report._format import num, pval, signed
 from jaxstab.stats import value_text
 from jaxstab.report._model import StudyReport
@@ -297,8 +297,37 @@ def variance(r: StudyReport) -> list[tuple[str, str, str]]:
              f"variances)."), _figures.variance_figure(text, [v.share for v in rows]))]
 
 
+def time_to_target(r: StudyReport) -> list[tuple[str, str, str]]:
+    """A Kaplan-Meier plot per target, then each target or curve claim's curve with
+    its pointwise and simultaneous bands."""
+    labels = {s.key: s.label for s in r.settings}
+    colours = {s.key: color(i) for i, s in enumerate(r.settings)}
+    out = []
+    for n, target in enumerate(dict.fromkeys(t.target for t in r.targets)):
+        rows = [t for t in r.targets if t.target == target and t.summary is not None]
+        if not rows:
+            continue
+        items = [(labels.get(t.key, t.setting), colours.get(t.key, color(0)),
+                  t.summary.km.time, t.summary.km.survival, t.summary.km.low,
+                  t.summary.km.high) for t in rows]
+        horizon = max(t.summary.horizon for t in rows)
+        out.append((f"km-{n}", (f"Time to target {target}: the share of runs not yet at "
+                    f"the target after each epoch (Kaplan-Meier), with its pointwise 95% "
+                    f"band. A run that never reaches it is censored at its last epoch; a "
+                    f"diverged run never reaches it, so its line stays up."),
+                    _survfig.km_figure(target, items, horizon)))
+    for n, curve in enumerate(dict.fromkeys(c for c, _, _ in r.bands)):
+        items = [(labels.get(k, k), colours.get(k, color(0)), b)
+                 for c, k, b in r.bands if c == curve]
+        out.append((f"bands-{n}", (f"Mean {curve} over finished runs: the darker band is "
+                    f"pointwise (95% at each epoch alone), the lighter one simultaneous "
+                    f"(it holds the whole mean curve with 95%, max-t over epochs)."),
+                    _survfig.bands_figure(curve, items)))
+    return out
+
+
 def figures(r: StudyReport) -> dict[str, list[tuple[str, str, Markup]]]:
     """(id, caption, svg) of every figure of a study page, by the section it is in."""
-    parts = {"glance": heatmaps(r) + main_effects(r), "seeds": seeds(r) + curves(r),
+    parts = {"glance": heatmaps(r) + main_effects(r), "seeds": seeds(r) + curves(r) + time_to_target(r),
              "comparisons": comparisons(r), "variance": variance(r)}
     return {k: [(i, c, Markup(svg)) for i, c, svg in v] for k, v in parts.items()}

@@ -22,7 +22,8 @@ from jaxstab.report._model import IndexReport, StudyReport
 from jaxstab.stats import jsonable, label, value_text
 from jaxstab.report._seqfig import path_figure
 
-QUANTITY = {"mean": "mean", "spread": "spread (std)"}
+QUANTITY = {"mean": "mean", "spread": "spread (std)", "time_to_target": "time to target",
+            "curve": "mean curve"}
 WORD = {"greater": "greater", "less": "smaller"}
 OPPOSITE = {"greater": "smaller", "less": "greater"}
 METRICS_PER_TABLE = 4  # "other metrics" columns per table, so that tables fit the page
@@ -63,7 +64,9 @@ def verdict_words(v, labels: dict[str, str], unit: str = "seeds per setting"
              f"p = {pval(v.p_adjusted)} (α = {v.alpha:g})."),
              (f"{e.name} = {_with_interval(e)}; {d.name} = {_with_interval(d)} "
              f"({e.level:.0%} intervals)."),
-             f"{runs}" + (f", {div} diverged runs left out." if div else ".")]
+             f"{runs}" + ((f", {div} diverged runs counted as never reaching the target."
+                           if v.kind == "time_to_target" else
+                           f", {div} diverged runs left out.") if div else ".")]
     if v.note:
         parts.append(f"Note: {v.note}.")
     return head, " ".join(parts)

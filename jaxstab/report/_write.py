@@ -14,17 +14,17 @@ from jaxstab.errors import UserError
 from jaxstab.report._model import (IndexReport, check_smoothing, index_entry, plan,
                                    study_report, timestamp)
 from jaxstab.report._render import _environment, render_index, study_files
-from jaxstab.store import Store
+from jaxstab.store import open_store
 
 MAX_JOBS = 8
 
 
 def _one(task: tuple):
     """A worker's unit: one study read, built and rendered; returns its index entry
-    and its files. Opens the store itself (an SQLite connection must not cross a
-    fork)."""
+    and its files. Opens the store itself (a database connection must not cross
+    a fork)."""
     store_path, name, fingerprint, slug, generated, smoothing, lower = task
-    store = Store(store_path, create=False)
+    store = open_store(store_path, create=False)
     try:
         r = study_report(store, name, fingerprint, slug, generated, smoothing,
                          lower)
@@ -106,9 +106,9 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out: {out} is a file, expected a folder")
-    store = Store(store_path, create=False)
+    store = open_store(store_path, create=False)
     try:
-        todo, store_name, path = plan(store), store.path.name, store.path
+        todo, store_name, where = plan(store), store.name, store.where
         n_jobs = _jobs(jobs, len(todo))
         cost = []
         for _, fp, _ in todo if n_jobs > 1 else ():
@@ -117,7 +117,7 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     finally:
         store.close()
     generated = timestamp(now or datetime.now(UTC))
-    tasks = [(str(path), n, fp, slug, generated, smoothing, tuple(lower_is_better))
+    tasks = [(where, n, fp, slug, generated, smoothing, tuple(lower_is_better))
              for n, fp, slug in todo]
     built = []
     for entry, files_or_why in _build_all(tasks, cost, n_jobs):

@@ -71,7 +71,7 @@ from jaxstab.stats._suite_tests import SuiteTest as SuiteTest
 from jaxstab.stats._suite_tests import tasks_like_these_test as tasks_like_these_test
 from jaxstab.stats._suite_tests import these_tasks_test as these_tasks_test
 from jaxstab.stats._strata import Suite as Suite
-from jaxstab.stats._strata import split as split_strata
+from jaxstab.stats._strata import split_strata as split_strata
 from jaxstab.stats._summary import Summary as Summary
 from jaxstab.stats._summary import summarize as summarize
 from jaxstab.stats._survcompare import TimeComparison as TimeComparison
@@ -85,6 +85,9 @@ from jaxstab.stats._survival import TimeToTarget as TimeToTarget
 from jaxstab.stats._survival import kaplan_meier as kaplan_meier
 from jaxstab.stats._survival import target_summary as target_summary
 from jaxstab.stats._survival import time_to_target as time_to_target
+from jaxstab.stats._targets import ClaimTest as ClaimTest
+from jaxstab.stats._targets import TargetRow as TargetRow
+from jaxstab.stats._targets import target_rows as target_rows
 from jaxstab.stats._variance import SourceVariance as SourceVariance
 from jaxstab.stats._variance import share_intervals as share_intervals
 from jaxstab.stats._study import EXPLORE_RESAMPLES as EXPLORE_RESAMPLES

@@ -19,8 +19,9 @@ from jaxstab.stats._factorial import Factorial, factorial
 from jaxstab.stats._multiple import CORRECTIONS, Pairwise, pairwise
 from jaxstab.stats._noise import NoiseBaseline, noise_baselines
 from jaxstab.stats._omnibus import Omnibus, omnibus
-from jaxstab.stats._strata import Suite, split, suite
+from jaxstab.stats._strata import Suite, split_strata, suite
 from jaxstab.stats._summary import Summary, summarize
+from jaxstab.stats._targets import TargetRow, target_rows
 from jaxstab.stats._text import format_analysis
 from jaxstab.stats._variance import SourceVariance, variance_by_source
 from jaxstab.stats._verdicts import Verdict, verdicts
@@ -89,6 +90,7 @@ class Analysis(Record):
     verdicts: tuple[Verdict, ...]
     notes: tuple[str, ...]
     variance: tuple[SourceVariance, ...] = ()  # by seed source, when settings vary one
+    targets: tuple[TargetRow, ...] = ()  # time to each target, per setting
     # "declared" or "guessed" (from the metric's name: stats.guess_direction)
     direction: str = "declared"
     strata: tuple[str, ...] = ()
@@ -172,14 +174,15 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
             metric_kind: str = "mean", correction: str = "holm", control: Any = None,
             rng: Any = None, alpha: float = 0.05, level: float = 0.95,
             power: float = 0.8, higher_is_better: bool | None = None,
-            n_resamples: int = 9999, strata: Sequence[str] = (),
+            n_resamples: int = 9999, targets: Any = None, strata: Sequence[str] = (),
             directions: Mapping[str, bool] | None = None) -> Analysis:
     """Analyze ``metric`` (default: the study's main metric) of study ``results`` and
     judge ``claims``: per-setting summaries, divergence and test-noise baselines; every
     pair (``pairwise``, corrected over all pairs); the omnibus test; the ranking with
     the set tied with the best (corrected over all ordered pairs); each setting against
     ``control`` (factor values; corrected over k - 1); for grids of two or more
-    factors, main effects and interactions (Freedman-Lane permutation); verdicts.
+    factors, main effects and interactions (Freedman-Lane permutation); verdicts; per
+    ``targets`` (default: the study's), each setting's time to target.
     ``rng`` seeds every resampling (None: fixed), so the record is reproducible.
     ``strata``: factors whose values are tasks; everything that compares settings does
     so within each stratum (``by_stratum``) and ``suite`` holds the aggregates across
@@ -222,7 +225,7 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         notes += more
     else:
         by_stratum = tuple(_stratum(task, ss, strata, control, **opts)
-                           for task, ss in split(usable, strata).items())
+                           for task, ss in split_strata(usable, strata).items())
         notes.append(f"settings are ranked and compared within each stratum "
                      f"({', '.join(strata)}); across strata only the aggregates speak")
         claims_here = [c for c in claims if not _across(c, strata)]
@@ -230,16 +233,19 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
                        guessed=guessed, claims=[c for c in claims if _across(c, strata)],
                        alpha=alpha, level=level, rng=gen,
                        n_resamples=min(n_resamples, 1999))
+    if targets is None:
+        targets = getattr(getattr(results, "study", None), "targets", ())
     vs = verdicts(results, claims_here, correction=correction, alpha=alpha, level=level,
-                  power=power, rng=gen, n_resamples=n_resamples)
+                  power=power, rng=gen, n_resamples=n_resamples, targets=targets,
+                  strata=strata)
     variance = ()
     if any(len(s.sources) == 1 for s in settings) and len(settings) >= 2:
         variance = variance_by_source(results, metric=metric, level=level)
     name = getattr(getattr(results, "study", None), "name", "") or ""
     return Analysis(name, metric, metric_kind, correction, alpha, level,
                     bool(higher_is_better), tuple(rows), pw, om, ranking, versus, grid,
-                    vs, tuple(notes), variance, "guessed" if guessed else "declared",
-                    strata, by_stratum, across)
+                    vs, tuple(notes), variance, target_rows(results, targets, level=level),
+                    "guessed" if guessed else "declared", strata, by_stratum, across)
 
 
 def _across(claim: Any, strata: Sequence[str]) -> bool:

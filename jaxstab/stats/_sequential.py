@@ -15,7 +15,8 @@ from jaxstab.errors import UserError
 from jaxstab.stats import _check, _groupseq, _study
 from jaxstab.stats._base import Record
 from jaxstab.stats._multiple import CORRECTIONS
-from jaxstab.stats._verdicts import QUANTITY, claim_groups
+from jaxstab.stats import _targets
+from jaxstab.stats._verdicts import QUANTITY, _check_claim, claim_groups
 
 MIN_FIRST = 8  # seeds per setting at the first look: a t test on fewer is mostly noise
 
@@ -162,7 +163,30 @@ def _divergence_note(x, y, ga, gb, paired: bool) -> str:
     return f"diverged runs left out: {', '.join(div)}" if div else ""
 
 
-def _prepare(claim: Any, settings: list[Any], sched: tuple[int, ...], upto: int):
+def _prepare_time(claim: Any, settings: list[Any], sched: tuple[int, ...], upto: int,
+                  targets: Sequence[Any]):
+    """A time_to_target claim: the log-rank z at each look (``_targets``)."""
+    where = _check_claim(claim)
+    ga, gb, _ = _targets.claim_groups(claim, settings, targets, where)
+    sa, sb = _targets.claim_settings(claim, settings, where)
+    target = _targets.find_target(claim, targets, where)
+    stats, notes = [], []
+    for n in sched[:upto + 1]:
+        s = _targets.sequential_stat(claim, sa, sb, target, n)
+        if s is None:
+            break
+        stats.append(s)
+        notes.append("")
+    return ga, gb, False, stats, notes
+
+
+def _prepare(claim: Any, settings: list[Any], sched: tuple[int, ...], upto: int,
+             targets: Sequence[Any] = ()):
+    if getattr(claim, "kind", None) == "time_to_target":
+        return _prepare_time(claim, settings, sched, upto, targets)
+    if getattr(claim, "kind", None) == "curve":
+        raise UserError(f"claim {claim.text!r}: kind `curve` (max-t over steps) is decided "
+                        f"in fixed runs only; run the study without --until-decided")
     ga, gb, paired = claim_groups(claim, settings)
     stats, notes = [], []
     for n in sched[:upto + 1]:
@@ -249,8 +273,8 @@ def _verdict(claim, prep, code: int, dec, i: int, sched, alpha, correction) -> S
 
 
 def sequential_verdicts(settings: Any, claims: Sequence[Any], *, schedule: Sequence[int],
-                        upto: int, alpha: float = 0.05,
-                        correction: str = "holm") -> list[SequentialVerdict]:
+                        upto: int, alpha: float = 0.05, correction: str = "holm",
+                        targets: Sequence[Any] | None = None) -> list[SequentialVerdict]:
     """Judge each claim sequentially over looks 0..``upto`` of ``schedule`` (seeds per
     setting at each look, e.g. ``look_schedule(16, 512)``).
 
@@ -263,7 +287,8 @@ def sequential_verdicts(settings: Any, claims: Sequence[Any], *, schedule: Seque
     on each side, so a directional claim holds by chance with probability at most
     alpha / 2, as with ``verdicts``); ``correction="holm"``: sequential Holm (Maurer
     and Bretz 2013): a claim that holds or is refuted passes its level on to the
-    claims still open; ``"bonferroni"``: alpha / m throughout; ``"fdr_bh"``: Holm
+    claims still open; time_to_target claims use the log-rank z (``targets``: default
+    the study's); ``"bonferroni"``: alpha / m throughout; ``"fdr_bh"``: Holm
     (it controls the familywise error, hence the FDR; the correction field says so).
     A decided claim keeps the verdict of its deciding look whatever its settings run
     later. Pure: the same data and schedule give the same verdicts, so a resumed run
@@ -279,8 +304,10 @@ def sequential_verdicts(settings: Any, claims: Sequence[Any], *, schedule: Seque
             raise UserError(f"settings: need study results or a list of settings, got "
                             f"{type(settings).__name__}")
         settings = _study.SimpleResults(list(settings))
+    if targets is None:
+        targets = getattr(getattr(settings, "study", None), "targets", ())
     found = _study.settings_of(settings, "settings")
-    preps = [_prepare(c, found, sched, upto) for c in claims]
+    preps = [_prepare(c, found, sched, upto, targets) for c in claims]
     m, K = len(claims), len(sched)
     z = np.full((1, m, K), np.nan)
     ready = np.zeros((1, m, K), bool)

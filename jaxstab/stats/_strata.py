@@ -134,7 +134,7 @@ class Suite(Record):
     notes: tuple[str, ...]
 
 
-def split(settings: Sequence[Any], strata: Sequence[str]) -> dict[str, list]:
+def split_strata(settings: Sequence[Any], strata: Sequence[str]) -> dict[str, list]:
     """``{stratum label: its settings}``, in the study's order."""
     out: dict[str, list] = {}
     for s in settings:
@@ -144,7 +144,7 @@ def split(settings: Sequence[Any], strata: Sequence[str]) -> dict[str, list]:
 
 def _scores(settings, strata, metric) -> tuple[list, list, dict, list]:
     """Tasks, treatments, ``{treatment: [per-task runs]}`` (finite runs), notes."""
-    by_task = split(settings, strata)
+    by_task = split_strata(settings, strata)
     cells: dict[str, dict[str, Any]] = {}
     for task, ss in by_task.items():
         for s in ss:

@@ -165,6 +165,35 @@ def _within(a, st, max_pairs: int) -> list[str]:
     return blocks
 
 
+def _open_iv(iv: Any, pct: bool = False) -> str:
+    """An interval whose ends may be infinite (a median the data cannot bound)."""
+    def f(v: float) -> str:
+        if not math.isfinite(v):
+            return "not reached" if v > 0 else "-"
+        return f"{100 * v:.0f}%" if pct else _num(v)
+    return f"{f(iv.point)} [{f(iv.low)}, {f(iv.high)}]"
+
+
+def _targets(a) -> str:
+    ci = f"{100 * a.level:g}% CI"
+    blocks = []
+    for target in dict.fromkeys(r.target for r in a.targets):
+        rows = [r for r in a.targets if r.target == target]
+        horizon = next((r.summary.horizon for r in rows if r.summary), None)
+        heads = ["setting", "reached/censored/diverged", f"median steps [{ci}]",
+                 f"share reached [{ci}, exact]",
+                 f"restricted mean steps to {_num(horizon) if horizon else '-'} [{ci}]"]
+        table_rows = [[r.setting, "-", "-", "-", r.note] if r.summary is None else
+                      [r.setting, f"{r.summary.n_reached}/{r.summary.n_censored}/"
+                       f"{r.summary.n_diverged}", _open_iv(r.summary.median),
+                       _open_iv(r.summary.share_reached, pct=True), _open_iv(r.summary.rmst)]
+                      for r in rows]
+        blocks.append(f"time to target {target} (Kaplan-Meier; runs that miss are "
+                      f"censored at their last step, diverged runs never reach)\n"
+                      + table(heads, table_rows))
+    return "\n\n".join(blocks)
+
+
 def format_analysis(a, *, max_pairs: int = 15) -> str:
     runs = sum(r.n_total for r in a.settings)
     div = sum(r.n_total - r.n_finished for r in a.settings)
@@ -190,6 +219,8 @@ def format_analysis(a, *, max_pairs: int = 15) -> str:
         blocks.append(f"variance by seed source ({a.metric}; share: of the summed "
                       f"one-source variances, with its {100 * a.level:g}% interval)\n"
                       + format_variance_table(a.variance))
+    if getattr(a, "targets", ()):
+        blocks.append(_targets(a))
     if a.verdicts:
         blocks.append(format_verdicts(a.verdicts))
     if a.notes:

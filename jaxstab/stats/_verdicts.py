@@ -16,9 +16,12 @@ from jaxstab.stats._divergence import DivergenceTest, divergence_test
 from jaxstab.stats._effects import Effect
 from jaxstab.stats._multiple import CORRECTIONS, adjust_pvalues, compare_groups
 from jaxstab.stats._sizing import seeds_for
+from jaxstab.stats._targets import CURVE_KINDS
+from jaxstab.stats import _targets
 
 DIRECTIONS = ("greater", "less", "two-sided")
-QUANTITY = {"mean": "mean", "spread": "spread"}
+QUANTITY = {"mean": "mean", "spread": "spread", "time_to_target": "time to target",
+            "curve": "mean curve"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def _check_claim(claim: Any) -> str:
     if not isinstance(text, str):
         raise UserError(f"claims: each claim needs a `text` string, got {claim!r}")
     where = f"claim {text!r}"
-    _check.choice(getattr(claim, "kind", None), f"{where}: kind", KINDS)
+    _check.choice(getattr(claim, "kind", None), f"{where}: kind", KINDS + CURVE_KINDS)
     _check.choice(getattr(claim, "direction", None), f"{where}: direction", DIRECTIONS)
     if not isinstance(getattr(claim, "metric", None), str):
         raise UserError(f"{where}: metric must be a string")
@@ -121,6 +124,9 @@ def _statement(claim: Any, status: str, ga, gb, comp: Comparison | None, p_adj: 
         return f"\"{claim.text}\" is inconclusive: {reason}"
     p = f"{comp.primary}, {correction}-corrected p = {p_adj:.2g}"
     word = "holds" if status == "holds" else "is refuted"
+    if comp.direction == "different":
+        return (f"\"{claim.text}\" {word}: the {q} differs significantly between "
+                f"{ga.name} and {gb.name} ({p})")
     return (f"\"{claim.text}\" {word}: the {q} is significantly {comp.direction} for "
             f"{ga.name} than for {gb.name} ({p})")
 
@@ -151,7 +157,17 @@ def claim_groups(claim: Any, settings: list[Any]) -> tuple:
 
 
 def _prepare(claim: Any, settings: list[Any], *, level: float, gen: np.random.Generator,
-             n_resamples: int) -> _Row:
+             n_resamples: int, targets=(), strata=()) -> _Row:
+    if claim.kind in CURVE_KINDS:
+        where = _check_claim(claim)
+        ga, gb, paired = _targets.claim_groups(claim, settings, targets, where, strata)
+        fa, fb = _study.aligned(ga, gb) if paired else (ga.values, gb.values)
+        div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
+        short = _targets.shortfall(claim, ga, gb, paired)
+        comp = None if short else _targets.claim_test(
+            claim, settings, targets, level=level, rng=gen, n_resamples=n_resamples,
+            strata=strata, where=where)
+        return _Row(claim, ga, gb, paired and claim.kind == "curve", div, short, comp)
     ga, gb, paired = claim_groups(claim, settings)
     fa, fb = _study.aligned(ga, gb) if paired else (ga.values, gb.values)
     div = divergence_test(~np.isfinite(fa), ~np.isfinite(fb), paired=paired)
@@ -172,9 +188,12 @@ def _verdict(row: _Row, p_adj: float, d_adj: float, *, alpha: float, power: floa
     elif comp is not None:
         reason = (f"{correction}-corrected p = {p_adj:.2g} is not below alpha = {alpha:g}"
                   if not p_adj < alpha else "no difference in either direction")
-        needed, why = seeds_for(comp, ga, gb, alpha=alpha / m, power=power)
+        needed, why = (_targets.seeds_needed(comp, ga.n_total, gb.n_total,
+                                             alpha=alpha / m, power=power)
+                       if claim.kind in CURVE_KINDS else
+                       seeds_for(comp, ga, gb, alpha=alpha / m, power=power))
         reason += f"; seeds needed: {why}" if needed is not None else f"; {why}"
-    mean = claim.kind == "mean"
+    mean = claim.kind != "spread"
     effect = comp.effects[0] if comp else _missing(
         "Hedges' g" if mean else "std(A) / std(B)", level, f"not computed: {short}")
     difference = comp.difference if comp else _missing(
@@ -197,7 +216,8 @@ def _verdict(row: _Row, p_adj: float, d_adj: float, *, alpha: float, power: floa
 
 def verdicts(results: Any, claims: Sequence[Any], *, correction: str = "holm",
              alpha: float = 0.05, level: float = 0.95, power: float = 0.8,
-             rng: Any = None, n_resamples: int = 9999) -> tuple[Verdict, ...]:
+             rng: Any = None, n_resamples: int = 9999, targets: Any = None,
+             strata: Sequence[str] = ()) -> tuple[Verdict, ...]:
     """Judge each claim ("the setting matching ``a`` has a greater / less / different
     (``direction="two-sided"``) mean or spread of ``metric`` than the one matching
     ``b``") with ``compare``'s primary two-sided test (paired when both settings vary
@@ -205,6 +225,10 @@ def verdicts(results: Any, claims: Sequence[Any], *, correction: str = "holm",
     significant in the claimed direction (either direction for a two-sided claim);
     ``refuted``: significant the other way (never for a two-sided claim);
     ``inconclusive``: neither, or too few finished runs to test (that claim only).
+    Claims of kind ``time_to_target`` (``metric`` names a target's curve; ``targets``,
+    default the study's) are judged by the log-rank test (stratified over the
+    ``strata`` factors when given), ``curve`` claims by the max-t curve test
+    (``jaxstab.stats._targets``), corrected together with the others.
     """
     alpha, power = _check_options(correction, alpha, power)
     level = _check.level(level)
@@ -213,8 +237,10 @@ def verdicts(results: Any, claims: Sequence[Any], *, correction: str = "holm",
     if not claims:
         return ()
     settings = _study.settings_of(results)
-    rows = [_prepare(c, settings, level=level, gen=gen, n_resamples=n_resamples)
-            for c in claims]
+    if targets is None:
+        targets = getattr(getattr(results, "study", None), "targets", ())
+    rows = [_prepare(c, settings, level=level, gen=gen, n_resamples=n_resamples,
+                     targets=targets, strata=strata) for c in claims]
     testable = [i for i, r in enumerate(rows) if r.comparison is not None]
     adjusted = np.full(len(rows), np.nan)
     adjusted[testable] = adjust_pvalues([rows[i].comparison.p_value for i in testable],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jaxstab.store._schema import BLOB_BYTES, BLOCK_RUNS
+from jaxstab.store._schema import BLOB_BYTES, BLOCK_RUNS, dialect
 
 BE_F8, BE_I8 = np.dtype(">f8"), np.dtype(">i8")
 
@@ -20,25 +20,27 @@ BE_F8, BE_I8 = np.dtype(">f8"), np.dtype(">i8")
 def setting_ids(db, study_id: int, keys) -> dict[str, int]:
     """The ids of settings ``keys`` of a study, created where new (in the caller's
     transaction)."""
+    d = dialect(db)
     keys = json.dumps(list(keys))
-    db.execute("INSERT OR IGNORE INTO settings (study, key) SELECT ?, value FROM "
-               "json_each(?)", (study_id, keys))
-    # CROSS JOIN keeps json_each outside: the planner, which has no statistics for it,
-    # scanned it once per setting (20,000 imported labels took minutes).
-    return dict(db.execute("SELECT st.key, st.id FROM json_each(?) q CROSS JOIN settings "
-                           "st ON st.study = ? AND st.key = q.value", (keys, study_id)))
+    # (WHERE true: SQLite would read the ON of the upsert as a join's)
+    db.execute(f"INSERT INTO settings (study, key) SELECT ?, {d.text.format(a='q')} FROM "
+               f"{d.each.format(a='q')} WHERE true ON CONFLICT DO NOTHING",
+               (study_id, keys))
+    return dict(db.execute(f"SELECT st.key, st.id FROM {d.each.format(a='q')} {d.join} "
+                           f"settings st ON st.study = ? AND st.key = "
+                           f"{d.text.format(a='q')}", (keys, study_id)).fetchall())
 
 
 def stored_seeds(db, ranges: list[tuple[int, int, int]]) -> dict[int, np.ndarray]:
     """Setting id -> seeds stored within ``[lo, hi]`` for each ``(setting id, lo, hi)``
     (one query; the index on (setting, last) finds the few blocks that can overlap)."""
     out: dict[int, list] = {}
+    d = dialect(db)
+    sid, lo, hi = (d.item.format(a="q", i=i) for i in range(3))
     rows = db.execute(
-        "SELECT b.setting, b.seeds, json_extract(q.value, '$[1]'), "
-        "json_extract(q.value, '$[2]') FROM json_each(?) q CROSS JOIN blocks b ON "
-        "b.setting = json_extract(q.value, '$[0]') AND b.last >= json_extract(q.value, "
-        "'$[1]') AND b.first <= json_extract(q.value, '$[2]')",
-        (json.dumps([[int(s), int(lo), int(hi)] for s, lo, hi in ranges]),))
+        f"SELECT b.setting, b.seeds, {lo}, {hi} FROM {d.each.format(a='q')} {d.join} "
+        f"blocks b ON b.setting = {sid} AND b.last >= {lo} AND b.first <= {hi}",
+        (json.dumps([[int(s), int(lo), int(hi)] for s, lo, hi in ranges]),)).fetchall()
     for sid, blob, lo, hi in rows:
         seeds = np.frombuffer(blob, BE_I8)
         out.setdefault(sid, []).append(seeds[(seeds >= lo) & (seeds <= hi)])
@@ -157,10 +159,13 @@ def decode(rows, metric_rows, curve_rows=()) -> Columns:
 def block_columns(db, block_ids: list[int], curves: bool = True) -> Columns:
     """The runs of these blocks (all of one setting), in seed order."""
     ids = json.dumps(block_ids)
-    rows = db.execute("SELECT b.id, b.n, b.seeds, b.diverged, b.steps FROM json_each(?) q "
-                      "JOIN blocks b ON b.id = q.value", (ids,))
-    mrows = db.execute("SELECT m.block, m.metric, m.value FROM json_each(?) q JOIN "
-                       "block_metrics m ON m.block = q.value", (ids,))
-    crows = db.execute("SELECT c.block, c.curve, c.width, c.value FROM json_each(?) q JOIN "
-                       "block_curves c ON c.block = q.value", (ids,)) if curves else ()
-    return decode(rows.fetchall(), mrows.fetchall(), crows.fetchall() if curves else ())
+    d = dialect(db)
+    each, bid = d.each.format(a="q"), d.int.format(a="q")
+    rows = db.execute(f"SELECT b.id, b.n, b.seeds, b.diverged, b.steps FROM {each} "
+                      f"JOIN blocks b ON b.id = {bid}", (ids,)).fetchall()
+    mrows = db.execute(f"SELECT m.block, m.metric, m.value FROM {each} JOIN "
+                       f"block_metrics m ON m.block = {bid}", (ids,)).fetchall()
+    crows = db.execute(f"SELECT c.block, c.curve, c.width, c.value FROM {each} JOIN "
+                       f"block_curves c ON c.block = {bid}", (ids,)).fetchall() \
+        if curves else []
+    return decode(rows, mrows, crows)

@@ -7,7 +7,9 @@ releases the lease in the transaction that commits them. A lease names its owner
 expires ``timeout`` seconds after it was taken or last renewed; a ``Heartbeat`` thread
 renews its process's leases every ``timeout / 4``, so a long chunk keeps its lease while
 its process lives, and the lease of a process that died is taken over once expired (at
-once when that process ran on this machine: ``gone``).
+once when that process ran on this machine: ``gone``). An owner is
+``host:pid:token``: on another host (a cluster's node) a pid says nothing, so there only
+the expiry frees a lease. Expiry times are the database's clock, not each host's.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import sqlite3
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from jaxstab.store._blocks import setting_ids, stored_seeds
+from jaxstab.store._schema import dialect
 
 
 def new_owner() -> str:
@@ -76,7 +77,7 @@ def take(db, study_id: int, fingerprint: str, owner: str, units: list, timeout: 
     """In the caller's write transaction: lease the first of ``units`` ((unit id,
     [(setting key, first seed, end seed)]) each) that no live owner holds and that still
     has runs to store."""
-    now = time.time()
+    now = db.execute(f"SELECT {dialect(db).now}").fetchone()[0]
     held = {u: (o, e) for u, o, e in db.execute(
         "SELECT unit, owner, expires FROM leases WHERE fingerprint=?", (fingerprint,))}
     out = Taken()
@@ -96,7 +97,8 @@ def take(db, study_id: int, fingerprint: str, owner: str, units: list, timeout: 
                 db.execute("DELETE FROM leases WHERE fingerprint=? AND unit=?",
                            (fingerprint, unit))
             continue
-        db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
+        db.execute("INSERT INTO leases VALUES (?, ?, ?, ?) ON CONFLICT (fingerprint, unit) "
+                   "DO UPDATE SET owner=excluded.owner, expires=excluded.expires",
                    (fingerprint, unit, owner, now + timeout))
         out.index, out.stored = i, stored
         return out
@@ -105,28 +107,36 @@ def take(db, study_id: int, fingerprint: str, owner: str, units: list, timeout: 
 
 class Heartbeat:
     """Renews ``owner``'s leases every ``timeout / 4`` seconds from a daemon thread with
-    its own connection, until ``stop()``."""
+    its own connection (``connect()``, in autocommit), until ``stop()``."""
 
-    def __init__(self, path, owner: str, timeout: float):
-        self.path, self.owner, self.timeout = str(path), owner, float(timeout)
+    def __init__(self, connect, owner: str, timeout: float):
+        self.connect, self.owner, self.timeout = connect, owner, float(timeout)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jaxstab-lease-heartbeat",
                                         daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        db = sqlite3.connect(self.path, timeout=max(self.timeout / 4, 0.1),
-                             isolation_level=None)
+        db = None
         try:
             while not self._stop.wait(self.timeout / 4):
                 try:
-                    db.execute("UPDATE leases SET expires=? WHERE owner=?",
-                               (time.time() + self.timeout, self.owner))
-                except sqlite3.Error:
-                    pass  # busy for a whole beat: the next one renews
+                    db = db or self.connect()
+                    db.execute(f"UPDATE leases SET expires={dialect(db).now} + ? WHERE "
+                               f"owner=?", (self.timeout, self.owner))
+                except Exception:  # noqa: BLE001 - busy or the server away for a beat:
+                    db = _close(db)  # the next beat reconnects and renews
         finally:
-            db.close()
+            _close(db)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=self.timeout)
+
+
+def _close(db) -> None:
+    try:
+        if db is not None:
+            db.close()
+    except Exception:  # noqa: BLE001 - a connection already broken
+        pass

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from jaxstab.runs import from_records
 from jaxstab.store import _blocks
-from jaxstab.store._schema import SCHEMA, SCHEMA_VERSION, statements
+from jaxstab.store._schema import SCHEMA_VERSION, SQLITE
 
 BATCH = 8192  # runs converted at a time: memory stays bounded whatever the store's size
 _V1_DATA = ("studies", "runs", "metrics", "curves")
@@ -31,7 +31,7 @@ def migrate(db, src: str = "main") -> None:
         old = {t: f"v1_{t}" for t in _V1_DATA}
     else:
         old = {t: f"{src}.{t}" for t in _V1_DATA}
-    for stmt in statements(SCHEMA):
+    for stmt in SQLITE.statements():
         db.execute(stmt)
     if src != "main":
         for t in ("meta", "chunks", "search_picks", "looks"):

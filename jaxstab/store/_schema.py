@@ -17,6 +17,8 @@ are kept small because SQLite copies a whole BLOB for every ``substr`` of it: a 
 costs a few kB of copying, whatever the store's size.
 """
 
+from dataclasses import dataclass
+
 SCHEMA_VERSION = 2
 BLOCK_RUNS = 1024  # most runs in one block row
 BLOB_BYTES = 1 << 28  # most bytes of one curve's values in a block (SQLite allows 1e9)
@@ -69,45 +71,87 @@ FROM (SELECT study, fingerprint, setting, {_int("sh", 1, 16)} AS seed, metric,
                    hex(substr(m.value, 8 * ix.i + 1, 8)) AS vh, {_PER_RUN}
             {_JOIN} JOIN block_metrics m ON m.block = b.id))"""
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+# The tables, in the SQL every backend shares; the types and the views are the
+# dialect's (``Dialect``). ``{ID}``: an integer key given by jaxstab; ``{SERIAL}``: one
+# the database numbers; ``{TEXT}``: text compared and ordered byte by byte (the export's
+# order must not depend on a server's locale).
+TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS meta (key {TEXT} PRIMARY KEY, value {TEXT} NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
-    id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-    config TEXT NOT NULL, created REAL NOT NULL);
+    id {SERIAL}, fingerprint {TEXT} NOT NULL UNIQUE, name {TEXT} NOT NULL,
+    config {TEXT} NOT NULL, created {FLOAT} NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (
-    id INTEGER PRIMARY KEY, study INTEGER NOT NULL, key TEXT NOT NULL,
+    id {SERIAL}, study {INT} NOT NULL, key {TEXT} NOT NULL,
     UNIQUE (study, key));
 CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, finished REAL NOT NULL,
-    seconds REAL NOT NULL, runs INTEGER NOT NULL, env TEXT NOT NULL);
+    id {SERIAL_SEQ}, fingerprint {TEXT} NOT NULL, finished {FLOAT} NOT NULL,
+    seconds {FLOAT} NOT NULL, runs {INT} NOT NULL, env {TEXT} NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (
-    id INTEGER PRIMARY KEY, setting INTEGER NOT NULL, chunk INTEGER NOT NULL,
-    n INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
-    seeds BLOB NOT NULL, diverged BLOB NOT NULL, steps BLOB NOT NULL);
+    id {ID}, setting {INT} NOT NULL, chunk {INT} NOT NULL,
+    n {INT} NOT NULL, first {INT} NOT NULL, last {INT} NOT NULL,
+    seeds {BLOB} NOT NULL, diverged {BLOB} NOT NULL, steps {BLOB} NOT NULL);
 CREATE INDEX IF NOT EXISTS blocks_by_setting ON blocks (setting, last);
 CREATE TABLE IF NOT EXISTS block_metrics (
-    block INTEGER NOT NULL, metric TEXT NOT NULL, value BLOB NOT NULL,
+    block {INT} NOT NULL, metric {TEXT} NOT NULL, value {BLOB} NOT NULL,
     PRIMARY KEY (block, metric));
 CREATE TABLE IF NOT EXISTS block_curves (
-    block INTEGER NOT NULL, curve TEXT NOT NULL, width INTEGER NOT NULL,
-    value BLOB NOT NULL, PRIMARY KEY (block, curve));
+    block {INT} NOT NULL, curve {TEXT} NOT NULL, width {INT} NOT NULL,
+    value {BLOB} NOT NULL, PRIMARY KEY (block, curve));
 CREATE TABLE IF NOT EXISTS chunk_sizes (
-    fingerprint TEXT NOT NULL, grp TEXT NOT NULL, size INTEGER NOT NULL,
+    fingerprint {TEXT} NOT NULL, grp {TEXT} NOT NULL, size {INT} NOT NULL,
     PRIMARY KEY (fingerprint, grp));
 CREATE TABLE IF NOT EXISTS leases (
-    fingerprint TEXT NOT NULL, unit TEXT NOT NULL, owner TEXT NOT NULL,
-    expires REAL NOT NULL, PRIMARY KEY (fingerprint, unit));
+    fingerprint {TEXT} NOT NULL, unit {TEXT} NOT NULL, owner {TEXT} NOT NULL,
+    expires {FLOAT} NOT NULL, PRIMARY KEY (fingerprint, unit));
 CREATE TABLE IF NOT EXISTS search_picks (
-    fingerprint TEXT NOT NULL, pick INTEGER NOT NULL, value TEXT NOT NULL,
+    fingerprint {TEXT} NOT NULL, pick {INT} NOT NULL, value {TEXT} NOT NULL,
     PRIMARY KEY (fingerprint, pick));
 CREATE TABLE IF NOT EXISTS looks (
-    fingerprint TEXT NOT NULL, look INTEGER NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (fingerprint, look));
-{RUNS_VIEW};
-{RUN_METRICS_VIEW};
+    fingerprint {TEXT} NOT NULL, look {INT} NOT NULL, value {TEXT} NOT NULL,
+    PRIMARY KEY (fingerprint, look))
 """
 
 
-def statements(schema: str = SCHEMA) -> list[str]:
-    """One statement at a time: executescript() would commit mid-transaction."""
-    return [s for s in schema.split(";") if s.strip()]
+@dataclass(frozen=True)
+class Dialect:
+    """What one SQL backend spells its own way; everything else is shared SQL with
+    ``?`` parameters. A list parameter is a JSON array: ``each`` is the FROM item that
+    turns it into rows (``{a}``: its alias), ``text`` / ``int`` a row's value, ``item``
+    element ``{i}`` of a row that is itself an array; ``now`` the database's clock in
+    seconds since 1970 (leases expire by one clock, whichever host writes them)."""
+
+    name: str
+    types: dict
+    views: tuple
+    each: str
+    text: str
+    int: str
+    item: str
+    now: str
+    # a join that keeps the list parameter as the outer loop: SQLite's planner has no
+    # statistics for json_each and scanned it once per setting (20,000 imported labels
+    # took minutes), so it is told with CROSS JOIN; PostgreSQL plans it well
+    join: str = "JOIN"
+
+    def statements(self) -> list[str]:
+        """The schema, one statement at a time (executescript() would commit
+        mid-transaction)."""
+        tables = TABLES_SQL.format(**self.types)
+        return [s for s in tables.split(";") if s.strip()] + list(self.views)
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    types=dict(ID="INTEGER PRIMARY KEY", SERIAL="INTEGER PRIMARY KEY",
+               SERIAL_SEQ="INTEGER PRIMARY KEY AUTOINCREMENT", INT="INTEGER",
+               FLOAT="REAL", TEXT="TEXT", BLOB="BLOB"),
+    views=(RUNS_VIEW, RUN_METRICS_VIEW),
+    each="json_each(?) {a}", text="{a}.value", int="{a}.value",
+    item="json_extract({a}.value, '$[{i}]')",
+    now="((julianday('now') - 2440587.5) * 86400.0)", join="CROSS JOIN")
+
+
+def dialect(db) -> Dialect:
+    """The dialect of a connection: a backend's connection says its own; SQLite's
+    (``sqlite3.Connection``, whose attributes cannot be set) is the default."""
+    return getattr(db, "dialect", SQLITE)
