@@ -103,13 +103,14 @@ def test_suite_page_in_chromium(report, tmp_path):
     pytest.importorskip("websocket", reason="websocket-client (test extra) missing")
     if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
         pytest.skip("chromium is not installed")
-    from test_report_browser import FIGURES_JS, Browser
+    from test_report_browser import FIGURES_JS, Browser, check_page
 
     b = Browser()
     try:
-        page = report / "torch-suite.html"
-        b.open(page.as_uri())
-        assert b.errors() == []
+        # both pages: no console error, offline, no sideways scrolling, figures drawn
+        check_page(b, report / "index.html", tmp_path / "index.png")
+        check_page(b, report / "torch-suite.html", tmp_path / "suite.png")
+        print(f"\nsuite screenshots: {tmp_path}")
         figs = {f["id"]: f for f in json.loads(b.js(FIGURES_JS))}
         for fig in FIGS:
             f = next(v for k, v in figs.items() if k.endswith(fig))
