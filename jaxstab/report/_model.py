@@ -119,6 +119,7 @@ class StudyReport:
     sequential: SequentialReport | None = None  # claims decided by a sequential run
     targets: tuple = ()  # stats.TargetRow per target and setting (Kaplan-Meier numbers)
     bands: tuple = ()  # (curve, setting key, stats.CurveBand): both bands of mean curves
+    suite: stats.Suite | None = None  # across the strata of a study with strata
     shown_config: Mapping[str, Any] = field(default_factory=dict, metadata=_NO_JSON)
     runs_csv: str = field(default="", metadata=_NO_JSON)
 
@@ -158,6 +159,7 @@ class IndexEntry:
     tied: int = 0  # settings tied with the best, the best not counted
     metric: str = ""
     claims: int = 0  # claims the study states (judged or not)
+    across: tuple[tuple[str, str], ...] = ()  # (claim, status) across strata: shown first
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,7 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
             tuple(sequential.schedule), sequential.looks, tuple(sequential.verdicts)),
         targets=a.targets if a is not None else (),
         bands=an.curve_bands(results, study, claims, notes) if ran else (),
+        suite=a.suite if a is not None else None,
         runs_csv=runs_csv(results))
 
 
@@ -329,7 +332,8 @@ def index_entry(r: StudyReport) -> IndexEntry:
         settings=len(r.settings), best=r.setting(best.key).label if best else "",
         best_mean=best.value if best else math.nan,
         tied=max(len(r.tied) - 1, 0), metric=r.main_metric,
-        claims=len(r.config.get("claims") or ()))
+        claims=len(r.config.get("claims") or ()),
+        across=tuple((v.claim, v.status) for v in (r.suite.verdicts if r.suite else ())))
 
 
 def study_report(store: BaseStore, name: str, fingerprint: str, slug: str,
