@@ -358,14 +358,15 @@ class Comparison:
 
 def compare(store: Any, study: Study | str, *, metric: str | None = None,
             kind: str = "mean", correction: str = "holm",
-            fingerprint: str | None = None, control: dict | None = None) -> Comparison:
+            fingerprint: str | None = None, control: dict | None = None,
+            lower_is_better: Any = ()) -> Comparison:
     """Comparisons, the ranking with the settings tied with the best, grid factors,
     claim verdicts and the search verdicts of a stored study (``.to_dict()`` is what
     ``jaxstab compare --json`` prints). The claims are those of ``study`` when it is a
     Study or a study file (claims are analysis: editing one never needs a run), else
     those stored with the runs. ``control``: factor values of a setting every other is
-    compared with (Holm over k - 1)."""
-    from jaxstab.reading import read
+    compared with (Holm over k - 1). Strata, [metrics] come with the claims; ``lower_is_better``: names."""
+    from jaxstab.reading import directions, read
     from jaxstab.stats import analyze
 
     db = _open(store, create=False)
@@ -385,7 +386,8 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     # The statistics' resampling settings, so that compare and the report give one answer.
     analysis = analyze(res, claims, metric=metric, metric_kind=kind, correction=correction,
                        control=control, rng=RNG_SEED, n_resamples=EXPLORE_RESAMPLES,
-                       targets=targets)
+                       targets=targets, strata=given.strata,
+                       directions=directions(given, lower_is_better))
     search_ver = search.verdicts(correction=correction) if search else []
     others = tuple(fp for fp in db.versions(res.study.name) if fp != res.fingerprint)
     return Comparison(res.study.name, res.fingerprint, analysis, search, search_ver, others,

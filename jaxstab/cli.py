@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="built-in studies, one line each").set_defaults(func=cmd_list)
     r = sub.add_parser("run", help="train every seed of every setting of studies")
-    r.add_argument("study", nargs="+", help="built-in name, `article`, or a TOML path")
+    r.add_argument("study", nargs="+", help="built-in name, `article`, `suite`, or a TOML path")
     r.add_argument("--seeds", type=_positive("--seeds", 10_000_000), help="seeds per setting")
     r.add_argument("--store", default="results.sqlite", help=STORE_HELP)
     r.add_argument("--chunk-size", type=_positive("--chunk-size"), default=None,
@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='a setting to compare every other with, e.g. \'{"learning_rate": 0.001}\'')
     c.add_argument("--fingerprint", help="which stored version of the study (default: "
                                          "the one given, else the most recently run)")
+    c.add_argument("--lower-is-better", action="append", default=[], metavar="NAME",
+                   help="a metric whose lower values are better (repeatable; overrides "
+                        "the study's [metrics] and the guess from the name)")
     c.set_defaults(func=cmd_compare)
     i = sub.add_parser("import", help="scores made elsewhere (CSV) into the store")
     i.add_argument("file", help="CSV: setting, seed, metric, value (the export's columns) "
@@ -119,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--study", required=True, help="the study name to store them under")
     i.add_argument("--claims", help="a TOML file whose [[claims]] (and main_metric) apply")
     i.add_argument("--store", default="results.sqlite", help=STORE_HELP)
+    i.add_argument("--strata", action="append", default=[], metavar="FACTOR",
+                   help="a factor whose values are tasks (datasets), not treatments "
+                        "(repeatable, or comma-separated)")
+    i.add_argument("--lower-is-better", action="append", default=[], metavar="NAME",
+                   help="a metric whose lower values are better (repeatable)")
     i.set_defaults(func=cmd_import)
     add_report_parser(sub)
     return p
@@ -173,10 +181,13 @@ def main(argv=None) -> int:
 
 
 def cmd_list(args) -> int:
-    from jaxstab.loader import builtin_names, load_study
+    from jaxstab.loader import GROUPS, builtin_names, load_study
 
     for name in builtin_names():
         print(f"{name:28s} {load_study(name).description}")
+    for group, what in GROUPS.items():
+        members = [n for n in builtin_names() if n.startswith(group + "/")]
+        print(f"{group:28s} (group) {what}: {', '.join(members)}")
     return 0
 
 
@@ -318,7 +329,7 @@ def cmd_compare(args) -> int:
 
     cmp = compare(args.store, args.study, metric=args.metric, kind=args.kind,
                   correction=args.correction, fingerprint=args.fingerprint,
-                  control=args.control)
+                  control=args.control, lower_is_better=args.lower_is_better)
     if args.json:
         print(json.dumps(cmp.to_dict(), indent=2, allow_nan=False))
     else:
@@ -329,8 +340,10 @@ def cmd_compare(args) -> int:
 def cmd_import(args) -> int:
     from jaxstab.importer import import_scores
 
+    strata = [f.strip() for x in args.strata for f in x.split(",") if f.strip()]
     study, added = import_scores(args.file, args.study, store=args.store,
-                                 claims_file=args.claims)
+                                 claims_file=args.claims, strata=strata,
+                                 lower_is_better=args.lower_is_better)
     print(f"{study.name}: {added} runs imported into {args.store} "
           f"({len(study.settings())} settings)")
     return 0

@@ -3,16 +3,18 @@ statistics, verdicts and report: ``jaxstab import FILE.csv --study NAME``.
 
 The file has the export's columns: ``setting, seed, metric, value`` (long: one row per
 run and metric; ``study``, ``fingerprint``, ``diverged`` and ``diverged_step`` are
-optional) or ``setting, seed`` and one column per metric (wide). ``setting`` is a JSON
-object of factor values (what ``jaxstab export`` writes) or a plain label (the factor is
-then called ``setting``). Runs with the same seed index are taken as paired across
+optional; rows with a ``step``, the curves of ``export --curves``, are skipped) or
+``setting, seed`` and one column per metric (wide), or is tidy: one column per factor,
+``seed`` and one column per metric (pandas' shape, e.g. ``dataset,algo,seed,accuracy``;
+see ``tidy``). ``setting`` is a JSON object of factor values (what ``jaxstab export``
+writes) or a plain label (the factor is then called ``setting``). Runs with the same
+seed index are taken as paired across
 settings, as jaxstab's own are. An empty value is a diverged run.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import itertools
 import json
 import math
@@ -25,6 +27,7 @@ import numpy as np
 from jaxstab._check import csv_text_back, hashable
 from jaxstab.env import budget
 from jaxstab.errors import UserError
+from jaxstab._import_columns import _short, columns
 from jaxstab.runs import Runs
 from jaxstab.study import Study, setting_key
 from jaxstab.task import IMPORTED
@@ -66,10 +69,6 @@ def _csv_error(path: str, msg: str, line: int, most: int) -> str:
     if "unexpected end of data" in msg:
         return f"{path}: line {line}: a quoted field is never closed (a `\"` without its pair)"
     return f"{path}: line {line}: not valid CSV ({_short(msg)})"
-
-
-def _short(text: str, most: int = 60) -> str:
-    return text if len(text) <= most else text[:most] + f"... ({len(text):,} characters)"
 
 
 def _header(path: str, header: list[str]) -> list[str]:
@@ -170,7 +169,8 @@ def _body(path, rows):
         yield row
 
 
-def read_scores(path: str, study_name: str) -> tuple[list[dict], list[Runs], list[str], str]:
+def read_scores(path: str, study_name: str, factors=()
+                ) -> tuple[list[dict], list[Runs], list[str], str]:
     """(settings in grid order, the runs as columns (one ``Runs`` per set of metrics a
     run has), the metrics in first-seen order, a digest of the scores)."""
     rows = _rows(path)
@@ -178,6 +178,8 @@ def read_scores(path: str, study_name: str) -> tuple[list[dict], list[Runs], lis
     if first is None:
         raise UserError(f"{path}: empty")
     header = _header(path, first[1])
+    if "setting" not in header and "seed" in header:
+        header, rows = tidy(path, header, _body(path, rows), factors)
     for need in ("setting", "seed"):
         if need not in header:
             raise UserError(f"{path}: no `{need}` column; columns: "
@@ -217,83 +219,8 @@ def read_scores(path: str, study_name: str) -> tuple[list[dict], list[Runs], lis
         raise UserError(f"{path}: no rows under its header")
     points, key_of = _canonical(settings)
     c = {k: np.frombuffer(v, dtype=v.typecode) for k, v in cols.items()}
-    runs, digest = _columns(path, c, list(settings), key_of, list(metric_id))
+    runs, digest = columns(path, c, list(settings), key_of, list(metric_id))
     return points, runs, list(metric_id), digest
-
-
-def _twice(group, c) -> int | None:
-    """The row (the first in the file) that gives a metric of a run a second time;
-    ``group``: the run's setting of each row."""
-    got = np.flatnonzero(c["metric"] >= 0)
-    order = got[np.lexsort((c["line"][got], c["metric"][got], c["seed"][got],
-                            group[got]))]
-    same = ((group[order[1:]] == group[order[:-1]])
-            & (c["seed"][order[1:]] == c["seed"][order[:-1]])
-            & (c["metric"][order[1:]] == c["metric"][order[:-1]]))
-    if not same.any():
-        return None
-    dup = order[1:][same]
-    return int(dup[np.argmin(c["line"][dup])])
-
-
-def _columns(path, c, raw, key_of, metrics) -> tuple[list[Runs], str]:
-    """The runs of the rows ``c`` (columns), checked, and the digest of their scores."""
-    i = _twice(c["sid"], c)
-    if i is not None:
-        raise UserError(f"{path}: line {int(c['line'][i])}: "
-                        f"{_short(metrics[c['metric'][i]])} of setting "
-                        f"{_short(raw[c['sid'][i]])} seed {int(c['seed'][i])} is given twice")
-    keys = sorted(set(key_of))
-    rank = {k: j for j, k in enumerate(keys)}
-    cid = np.array([rank[k] for k in key_of], np.int64)[c["sid"]]
-    i = _twice(cid, c)
-    if i is not None:
-        raise UserError(f"{path}: {_short(metrics[c['metric'][i]])} of setting "
-                        f"{key_of[c['sid'][i]]} seed {int(c['seed'][i])} is given twice "
-                        f"(as {_short(raw[c['sid'][i]])} and another spelling)")
-    # Runs in (setting key, seed) order: the seed index is below 10^7.
-    run_ids, inv = np.unique(cid * 10_000_000 + c["seed"], return_inverse=True)
-    setting, seeds = run_ids // 10_000_000, run_ids % 10_000_000
-    n, got = len(run_ids), c["metric"] >= 0
-    vals = np.full((n, len(metrics)), np.nan)
-    have = np.zeros((n, len(metrics)), bool)
-    vals[inv[got], c["metric"][got]] = c["value"][got]
-    have[inv[got], c["metric"][got]] = True
-    flagged = np.zeros(n, bool)
-    flagged[inv[c["div"] != 0]] = True
-    diverged = flagged | (have & ~np.isfinite(vals)).any(axis=1)
-    stored = np.where(diverged[:, None], np.nan, vals)
-    digest = _digest([keys[j] for j in setting.tolist()], seeds, vals, have, flagged,
-                     metrics)
-    kinds, which = np.unique(have, axis=0, return_inverse=True)
-    parts = []
-    for g, kind in enumerate(kinds):
-        rows = np.flatnonzero(which.reshape(-1) == g)
-        used, at = np.unique(setting[rows], return_inverse=True)
-        m = {metrics[j]: stored[rows, j] for j in np.flatnonzero(kind)}
-        m["diverged"] = diverged[rows].astype(np.float64)
-        parts.append(Runs.build([keys[j] for j in used], at, seeds[rows], diverged[rows],
-                                np.zeros(len(rows), np.int64), m, {}))
-    return parts, digest
-
-
-def _digest(keys, seeds, vals, have, flagged, metrics, batch: int = 10_000) -> str:
-    """sha256 of the JSON of ``[[key, seed, [[metric, value], ...]], ...]`` (the metrics
-    by name, ``__diverged`` among them where flagged), written a batch at a time: the
-    same digest as the whole list's JSON, which earlier versions stored as the study's
-    ``task_source``, so a file imported again is the same study."""
-    by_name = sorted(range(len(metrics)), key=metrics.__getitem__)
-    h = hashlib.sha256(b"[")
-    for a in range(0, len(keys), batch):
-        items = []
-        for k, s, hv, vv, f in zip(keys[a:a + batch], seeds[a:a + batch].tolist(),
-                                   have[a:a + batch].tolist(), vals[a:a + batch].tolist(),
-                                   flagged[a:a + batch].tolist()):
-            pairs = [(metrics[j], vv[j]) for j in by_name if hv[j]]
-            items.append((k, s, sorted(pairs + [("__diverged", True)]) if f else pairs))
-        h.update(((", " if a else "") + json.dumps(items, default=repr)[1:-1]).encode())
-    h.update(b"]")
-    return h.hexdigest()[:16]
 
 
 def _canonical(settings: dict) -> tuple[list[dict], list[str]]:
@@ -327,17 +254,31 @@ def _canonical(settings: dict) -> tuple[list[dict], list[str]]:
     return ranked, list(key_of.values())
 
 
-def import_scores(path: str, study_name: str, *, store, claims_file: str | None = None):
-    """Write the scores of ``path`` into ``store`` as study ``study_name``; the study."""
+def import_scores(path: str, study_name: str, *, store, claims_file: str | None = None,
+                  strata=(), lower_is_better=()):
+    """Write the scores of ``path`` into ``store`` as study ``study_name``; the study.
+    ``strata``: factors whose values are tasks; ``lower_is_better``: metric names."""
     from jaxstab.loader import _claims, read_toml
 
-    points, runs, metrics, digest = read_scores(path, study_name)
-    extra: dict = {}
+    points, runs, metrics, digest = read_scores(path, study_name, strata)
+    extra: dict = {"strata": tuple(strata)}
     if claims_file is not None:
         d = read_toml(claims_file)
         extra["claims"] = _claims(claims_file, d.get("claims", []))
         if "main_metric" in d:
             extra["main_metric"] = d["main_metric"]
+        if "strata" in d and not strata:
+            extra["strata"] = tuple(d["strata"]) if isinstance(d["strata"], list) \
+                else d["strata"]
+        extra["metrics"] = dict(d.get("metrics", {})) \
+            if isinstance(d.get("metrics", {}), dict) else d["metrics"]
+    for m in lower_is_better:
+        if m not in metrics:
+            raise UserError(f"--lower-is-better: `{m}` is not a metric of {path}; it has: "
+                            f"{', '.join(metrics)}")
+    if lower_is_better:
+        extra["metrics"] = {**extra.get("metrics", {}),
+                            **{m: "lower" for m in lower_is_better}}
     main = extra.get("main_metric") or ("test_accuracy" if "test_accuracy" in metrics
                                         else metrics[0])
     if main not in metrics:
@@ -391,3 +332,54 @@ def _unique(values: list) -> list:
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
         return sorted(out)
     return out
+
+
+def tidy(path: str, header: list[str], rows, factors=()) -> tuple:
+    """A tidy file (one column per factor, ``seed``, one per metric) in the wide form
+    (``setting`` a JSON object of the row's factor values). Factors: the columns named
+    in ``factors`` (the strata) and every column holding a value that is not a number;
+    the other columns are metrics (a number column that is a factor, such as a learning
+    rate, is named in ``factors``). ``rows``: ``(line, fields)``; read whole, since a
+    column's kind is known only from all its values."""
+    rows = list(rows)
+    for f in factors:
+        if f not in header:
+            raise UserError(f"--strata: {path} has no column `{f}`; columns: "
+                            f"{', '.join(header)}")
+    col = {h: i for i, h in enumerate(header)}
+    for n, r in rows:
+        if len(r) != len(header):
+            raise UserError(f"{path}: line {n} has {len(r)} fields, the header "
+                            f"{len(header)}")
+    keep = [h for h in header if h not in ("seed", "diverged", "diverged_step")]
+    names = [h for h in keep if h in factors or not all(
+        _is_number(r[col[h]]) for _, r in rows)]
+    if not names:
+        raise UserError(f"{path}: no `setting` column and no factor column (a column of "
+                        f"labels, or one named by --strata); columns: {', '.join(header)}")
+    if len(names) == len(keep):
+        raise UserError(f"{path}: no metric column (a column of numbers) besides the "
+                        f"factors {', '.join(names)}")
+    rest = [h for h in header if h not in names]
+    out = [(n, [json.dumps({h: _factor_value(r[col[h]]) for h in names})]
+            + [r[col[h]] for h in rest]) for n, r in rows]
+    return ["setting"] + rest, iter(out)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text.strip() == ""  # an empty metric value is a diverged run
+    return True
+
+
+def _factor_value(text: str):
+    """A number where the cell is one (a learning rate), else the label."""
+    try:
+        v = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(v):
+        return text
+    return int(v) if v == int(v) and "." not in text and "e" not in text.lower() else v

@@ -59,16 +59,16 @@ def _claims(origin: str, v: Any) -> tuple[Claim, ...]:
         for k in c:
             if k not in fields:
                 unknown_key(f"{origin}: [[claims]]", k, fields)
-        missing = [k for k in fields if k not in c]
+        missing = [k for k in fields if k not in c and k != "statistic"]
         if missing:
             fail(f"claims[{i}]", f"missing key `{missing[0]}`")
         for side in ("a", "b"):
             if not isinstance(c[side], Mapping):
                 fail(f"claims[{i}].{side}", "expected a table of factor values")
         for k, typ in fields.items():
-            if typ == "str":
+            if typ == "str" and k in c:
                 check_type(f"claims[{i}].{k}", c[k], typ)
-        claims.append(Claim(**{k: c[k] for k in fields}))
+        claims.append(Claim(**{k: c[k] for k in fields if k in c}))
     return tuple(claims)
 
 
@@ -133,6 +133,17 @@ def study_from_dict(d: Mapping[str, Any], origin: str = "study", *,
             if not isinstance(v, list) or not all(isinstance(p, Mapping) for p in v):
                 fail("points", "expected an array of tables")
             kwargs[name] = tuple(dict(p) for p in v)
+        elif name == "strata":
+            if isinstance(v, str):
+                v = [v]
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                fail("strata", "expected a list of factor names")
+            kwargs[name] = tuple(v)
+        elif name == "metrics":
+            if not isinstance(v, Mapping):
+                fail(f"{origin}: [metrics]", 'expected a table {metric = "higher" | '
+                     '"lower"}')
+            kwargs[name] = dict(v)
         elif name == "task":
             kwargs[name] = check_type("task", v, "str")
         else:
@@ -203,12 +214,18 @@ def load_study(ref: str) -> Study:
     raise UserError(f"study: unknown study `{ref}`{extra}")
 
 
+# Names of groups of built-in studies: `article` (the article's studies) and `suite`
+# (the benchmark suites: studies with strata, judged across them).
+GROUPS = {"article": "the article's studies", "suite": "the built-in benchmark suite(s)"}
+
+
 def expand_refs(refs: list[str]) -> list[Study]:
-    """`article` names the whole article suite; load (and so validate) every study."""
+    """`article` names the whole article suite, `suite` the built-in benchmark suite;
+    load (and so validate) every study."""
     out = []
     for ref in refs:
-        if ref == "article":
-            out.extend(load_study(n) for n in builtin_names() if n.startswith("article/"))
+        if ref in GROUPS:
+            out.extend(load_study(n) for n in builtin_names() if n.startswith(ref + "/"))
         else:
             out.append(load_study(ref))
     return out

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jaxstab.errors import UserError
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -31,3 +33,16 @@ def read(store, fingerprint: str) -> Stored:
     sequential, looks = stored(store, results)
     return Stored(results, stored_search(store, fingerprint, results.study), sequential,
                   tuple(looks))
+
+
+def directions(study: Any, lower_is_better: Any = ()) -> dict[str, bool]:
+    """``{metric: higher_is_better}`` declared by the study's [metrics] and, over them,
+    the names given as lower-is-better (``--lower-is-better``)."""
+    if isinstance(lower_is_better, str):
+        lower_is_better = [lower_is_better]
+    if not isinstance(lower_is_better, (list, tuple)) or not all(
+            isinstance(m, str) for m in lower_is_better):
+        raise UserError("lower_is_better: expected a list of metric names")
+    out = {m: d == "higher" for m, d in (study.metrics or {}).items()}
+    out.update({m: False for m in lower_is_better})
+    return out

@@ -19,6 +19,8 @@ from typing import Any, Callable, Mapping
 
 from jaxstab._check import check_choice, check_range, fail, hashable, int_hint
 from jaxstab.env import budget
+from jaxstab._strata_check import STATISTICS, check_claim_selects, \
+    check_aggregate_claim, check_strata, check_within_stratum
 from jaxstab.search_config import SearchConfig
 from jaxstab.task import SOURCES, Task, section_dict
 from jaxstab.tasks import task_of
@@ -82,10 +84,14 @@ class Claim:
     direction: str
     a: Mapping[str, Any]
     b: Mapping[str, Any]
+    # The aggregate of a claim across strata ("" = the IQM): Study.is_aggregate.
+    statistic: str = ""
 
     def __post_init__(self) -> None:
         check_choice("claims.kind", self.kind, CLAIM_KINDS)
         check_choice("claims.direction", self.direction, DIRECTIONS)
+        if self.statistic:
+            check_choice("claims.statistic", self.statistic, STATISTICS)
         if self.kind == "curve" and self.direction != "two-sided":
             fail("claims.direction", "a claim of kind `curve` says the curves differ "
                  "somewhere (max-t over steps): use direction = \"two-sided\"")
@@ -93,8 +99,9 @@ class Claim:
             fail("claims.text", "must not be empty")
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "metric": self.metric, "kind": self.kind,
-                "direction": self.direction, "a": dict(self.a), "b": dict(self.b)}
+        return {"text": self.text, "metric": self.metric, "kind": self.kind,  # statistic:
+                "direction": self.direction, "a": dict(self.a), "b": dict(self.b),  # if set
+                **({"statistic": self.statistic} if self.statistic else {})}
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,11 @@ class Study:
     points: tuple[Mapping[str, Any], ...] | None = None
     # The hash of the user task's source (set when the task is resolved): identity.
     task_source: str = ""
+    # Factors whose values are tasks (datasets): settings are compared within a stratum,
+    # aggregates across. Analysis, like claims: not in the fingerprint.
+    strata: tuple[str, ...] = ()
+    # Declared directions, {metric: "higher" | "lower"} ([metrics]); else guessed by name.
+    metrics: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -190,6 +202,7 @@ class Study:
             if len(values) == 0:
                 fail(f"factors.{n}", "empty list, give at least one value")
         self._canonical_factors()
+        check_strata(self, names)
         if isinstance(self.targets, list):
             object.__setattr__(self, "targets", tuple(self.targets))
         _check_targets(self.targets, self.claims)
@@ -225,7 +238,20 @@ class Study:
                 fail("factors", f"the setting {key} is listed twice")
         check_runs(len(settings), self.seeds, "seeds")
         for i, claim in enumerate(self.claims):
-            _check_claim_selects(i, claim, settings)
+            if self.is_aggregate(claim):
+                check_aggregate_claim(self, i, claim, names)
+            else:
+                check_claim_selects(i, claim, settings)
+                check_within_stratum(self, i, claim)
+
+    def higher_is_better(self, metric: str) -> bool | None:
+        """The declared direction of ``metric`` (None: not declared, guess it)."""
+        return {"higher": True, "lower": False}.get((self.metrics or {}).get(metric))
+
+    def is_aggregate(self, claim: Claim) -> bool:
+        """A claim whose sides leave every stratum factor out speaks across strata."""
+        return bool(self.strata) and not any(k in self.strata for side in (claim.a, claim.b)
+                                             for k in side)
 
     @property
     def tasked(self) -> Task:
@@ -310,6 +336,9 @@ class Study:
             d["search"] = section_dict(self.search)
         if self.points is not None:
             d["points"] = [dict(p) for p in self.points]
+        # absent when empty: the JSON of studies without them stays as it was
+        d.update({"strata": list(self.strata)} if self.strata else {},
+                 **({"metrics": dict(self.metrics)} if self.metrics else {}))
         return d
 
     @property
@@ -353,24 +382,6 @@ def check_runs(n_settings: int, seeds: int, where: str) -> None:
     if n_settings * seeds > MAX_RUNS:
         fail(where, f"{seeds:,} seeds x {n_settings:,} settings = {n_settings * seeds:,} "
              f"runs, allowed at most {MAX_RUNS:,} per study")
-
-
-def _check_claim_selects(i: int, claim: Claim, settings: list[Setting]) -> None:
-    """Each side of a claim names exactly one setting, and the two differ."""
-    found = {}
-    for side in ("a", "b"):
-        sel = dict(getattr(claim, side))
-        if not sel:
-            fail(f"claims[{i}].{side}", "empty: give the factor values of one setting")
-        hits = [s for s in settings
-                if all(_plain(dict(s.factors).get(k)) == _plain(v) for k, v in sel.items())]
-        if len(hits) != 1:
-            names = ", ".join(n for n, _ in settings[0].factors)
-            fail(f"claims[{i}].{side}", f"{sel} matches {len(hits)} settings; name one "
-                 f"value of each factor ({names})")
-        found[side] = hits[0].key
-    if found["a"] == found["b"]:
-        fail(f"claims[{i}]", "a and b name the same setting; a claim compares two")
 
 
 def _plain(v: Any) -> Any:

@@ -26,11 +26,35 @@ def _first(results: StudyResults, seeds: int) -> StudyResults:
     return dataclasses.replace(results, settings=out)
 
 
-def _ranking(results: StudyResults, metric: str):
+def _direction(study, metric: str) -> bool:
+    """The study's declared direction of ``metric``, else the guess from its name."""
+    from jaxstab import stats
+
+    declared = study.higher_is_better(metric) if hasattr(study, "higher_is_better") \
+        else None
+    return stats.higher_is_better(metric) if declared is None else declared
+
+
+def _rankings(results: StudyResults, metric: str) -> list:
+    """``[(stratum label, ranking)]``: one ranking, or one per stratum of a study with
+    strata (a setting is never called best against another stratum's)."""
+    from jaxstab import stats
+
+    strata = getattr(results.study, "strata", ())
+    ran = [s for s in results.settings if len(s.seeds)]
+    groups = stats.split_strata(ran, strata) if strata else {"": ran}
+    out = []
+    for task, settings in groups.items():
+        rank = _ranking(results, settings, metric)
+        if rank is not None:
+            out.append((task, rank))
+    return out
+
+
+def _ranking(results: StudyResults, ran: list, metric: str):
     from jaxstab import stats
     from jaxstab.errors import UserError
 
-    ran = [s for s in results.settings if len(s.seeds)]
     if len(ran) < 2 or stats.selects_sources(ran):
         return None  # nothing to rank, or settings that differ only in what varies
     try:
@@ -38,7 +62,8 @@ def _ranking(results: StudyResults, metric: str):
             warnings.filterwarnings("ignore", category=RuntimeWarning)
             return stats.rank_settings(dataclasses.replace(results, settings=ran),
                                        metric=metric,
-                                       higher_is_better=stats.higher_is_better(metric),
+                                       higher_is_better=_direction(results.study,
+                                                                   metric),
                                        correction="holm", rng=stats.RNG_SEED,
                                        n_resamples=stats.EXPLORE_RESAMPLES)
     except UserError:
@@ -50,10 +75,10 @@ def summary_lines(results: StudyResults, seeds: int) -> list[str]:
 
     metric = results.study.main_metric
     results = _first(results, seeds)
-    rank = _ranking(results, metric)
+    ranks = _rankings(results, metric)
     marks = {}
-    if rank is not None:
-        marks = {r.key: "tied" for r in rank.ranks if r.tied_with_best}
+    for _, rank in ranks:
+        marks.update({r.key: "tied" for r in rank.ranks if r.tied_with_best})
         marks[rank.ranks[0].key] = "best"
     names = {s.key: label(s.factors) or "(one setting)" for s in results.settings}
     width = max([7] + [len(n) for n in names.values()])
@@ -74,12 +99,13 @@ def summary_lines(results: StudyResults, seeds: int) -> list[str]:
         mark = marks.get(s.key, "")
         lines.append(f"{names[s.key]:{width}s} {len(s.seeds):5d} "
                      f"{int(np.sum(s.diverged)):4d}  {text}" + (f"  {mark}" if mark else ""))
-    if rank is not None:
+    for task, rank in ranks:
         best = rank.ranks[0]
         tied = sum(r.tied_with_best for r in rank.ranks) - 1
         better = "highest" if rank.ranks[0].value >= rank.ranks[-1].value else "lowest"
         value = f"{best.value:.4f}" if math.isfinite(best.value) else "n/a"
-        lines.append(f"best: {names[best.key]} ({better} mean, {value}); "
+        lines.append(f"best{' in ' + task if task else ''}: {names[best.key]} "
+                     f"({better} mean, {value}); "
                      + (f"{tied} other setting{'s' if tied != 1 else ''} tied with it"
                         if tied else "no other setting tied with it")
                      + f" ({rank.correction}-corrected, α = {rank.alpha:g})")

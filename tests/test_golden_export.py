@@ -185,9 +185,9 @@ def test_import_mistakes_are_one_line(cli, tmp_path):
     assert rc == 2 and err.strip() == "jaxstab: error: seed: line 2: 'x' is not a number"
     (tmp_path / "bad.csv").write_text("seed,acc\n1,0.5\n")
     rc, _, err = cli("import", "bad.csv", "--study", "s")
-    # the file is named, not a placeholder
-    assert rc == 2 and err.strip() == ("jaxstab: error: bad.csv: no `setting` column; "
-                                       "columns: seed, acc")
+    # the file is named, not a placeholder; without `setting`, it is read as tidy
+    assert rc == 2 and err.strip().startswith("jaxstab: error: bad.csv: no `setting` "
+                                              "column and no factor column")
     (tmp_path / "ragged.csv").write_text("setting,seed,acc\nA,1\n")
     rc, _, err = cli("import", "ragged.csv", "--study", "s")
     assert rc == 2 and "ragged.csv: line 2 has 2 fields, the header 3" in err

@@ -61,7 +61,7 @@ def test_analyze_record_is_json_without_nan_and_formats_with_reasons():
     assert set(d) == {"study", "metric", "metric_kind", "correction", "alpha", "level",
                       "higher_is_better", "settings", "pairwise", "omnibus", "ranking",
                       "control", "factorial", "verdicts", "notes", "variance",
-                      "targets"}
+                      "targets", "direction"}
     assert [r.compared for r in a.settings] == [True, True, True, False, False]
     assert "left out of the comparisons" in a.notes[0] and "s=d" in a.notes[0]
     assert "no statistics" in text and "0 of 5 finished, 5 diverged" in text

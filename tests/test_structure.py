@@ -10,7 +10,7 @@ ROOT = Path(__file__).parents[1] / "jaxstab"
 # study -> task -> sweep -> store -> stats -> report; run_study (api) strings them
 # together; the CLI is a shell over it. Lower number: lower layer.
 LAYERS = {
-    "errors": 0, "_check": 0, "_signals": 0, "_linalg": 0, "env": 0, "runs": 0,
+    "errors": 0, "_check": 0, "_strata_check": 0, "_signals": 0, "_linalg": 0, "env": 0, "runs": 0,
     "task": 0,
     "builtin.data": 1, "builtin.model_config": 1, "builtin.optim": 1,
     "builtin.metrics": 1, "search_config": 1, "stats": 1,
@@ -18,7 +18,7 @@ LAYERS = {
     "tasks": 5, "study": 5, "loader": 5,
     "sweep": 6, "store": 7, "search": 8, "sequential": 8, "units": 8,
     "reading": 9, "summary": 9, "progress": 9, "report": 9,
-    "importer": 10, "api": 10, "cli": 11, "__init__": 12,
+    "_import_columns": 1, "importer": 10, "api": 10, "cli": 11, "__init__": 12,
 }
 
 

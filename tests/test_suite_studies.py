@@ -41,6 +41,7 @@ def test_study_conformance(name):
     assert len(keys) == len(study.settings())
     names = [n for n, _ in study.factors]
     curves = {t.curve for t in study.targets}
+    strata = {tuple(dict(s.factors)[k] for k in study.strata) for s in study.settings()}
     for claim in study.claims:
         if claim.kind == "time_to_target":
             assert claim.metric in curves  # the target's curve
@@ -51,7 +52,9 @@ def test_study_conformance(name):
         for side in (claim.a, claim.b):
             hits = [s for s in study.settings()
                     if all(_same(dict(s.factors)[k], v) for k, v in side.items())]
-            assert len(hits) == 1, (claim.text, side)
+            # a claim across strata names one setting in each stratum
+            want = len(strata) if study.is_aggregate(claim) else 1
+            assert len(hits) == want, (claim.text, side)
             assert set(side) <= set(names)
 
 
@@ -104,6 +107,43 @@ def test_study_runs_end_to_end(name, tmp_path):
         assert len(s.seeds) == study.seeds
     (v,) = verdicts(results, study.claims)
     assert v.status in ("holds", "refuted", "inconclusive")
+    store.close()
+
+
+def test_built_in_suite_is_named_suite_and_judges_claims_across_strata():
+    (study,) = expand_refs(["suite"])
+    assert study.name == "suite/optimizers" and study.strata == ("dataset", "n_samples")
+    assert len({dict(s.factors)["dataset"] for s in study.settings()}) == 5
+    assert len({dict(s.factors)["optimizer"] for s in study.settings()}) == 3
+    assert sum(study.is_aggregate(c) for c in study.claims) >= 2
+    assert study.higher_is_better("test_loss") is False
+
+
+def test_built_in_suite_tiny_run_gives_its_verdicts(tmp_path):
+    """Two workloads x two optimizers (four compiles), 3 seeds, 2 epochs: the claim
+    across strata gets a verdict from the across-task test, the per-workload ranking
+    stays within its workload."""
+    from jaxstab.stats import analyze
+
+    d = load_study("suite/optimizers").to_dict()
+    d["points"] = [p for p in d["points"] if p["dataset"] in ("wine", "breast_cancer")
+                   and p["optimizer"] in ("adam", "sgd")]
+    d["claims"] = [d["claims"][0]]
+    d["seeds"], d["train"]["epochs"] = 3, 2
+    study = study_from_dict(d)
+    store = Store(tmp_path / "r.sqlite")
+    fp = store.ensure_study(study)
+    sweep(study, chunk_size=8,
+          on_chunk=lambda recs, sec: store.write_chunk(fp, recs, sec, ENV))
+    a = analyze(store.results(fp), study.claims, strata=study.strata,
+                directions={"test_accuracy": True}, n_resamples=199)
+    (v,) = a.suite.verdicts
+    assert v.status in ("holds", "refuted", "inconclusive") and v.statistic == "iqm"
+    assert v.these_tasks.n_tasks == 2 and a.verdicts == ()
+    assert {r.statistic for r in a.suite.aggregates} == {"mean", "median", "iqm",
+                                                         "optimality_gap"}
+    for s in a.by_stratum:
+        assert all(r.name.startswith(s.task) for r in s.ranking.ranks)
     store.close()
 
 

@@ -112,14 +112,17 @@ def attempt(notes: list[str], what: str, fn: Callable[[], Any], default: Any) ->
         return default
 
 
-def analysis(results, claims, metric: str, notes: list[str]):
-    """stats.analyze of the main metric and the claims; None (with a note) when the
-    study cannot be analyzed at all."""
+def analysis(results, claims, metric: str, notes: list[str], directions=None):
+    """stats.analyze of the main metric and the claims, within each stratum of a study
+    with strata; None (with a note) when the study cannot be analyzed at all."""
     a = attempt(notes, "statistics", lambda: stats.analyze(
         results, claims, metric=metric, correction="holm", rng=RNG_SEED,
-        higher_is_better=higher_is_better(metric), n_resamples=EXPLORE_RESAMPLES), None)
+        n_resamples=EXPLORE_RESAMPLES, directions=directions,
+        strata=getattr(results.study, "strata", ())), None)
     if a is not None:
-        notes.extend(a.notes)
+        # the page's ranking states the direction beside it; a guessed one is named by
+        # compare (the page's wording is kept for its golden file)
+        notes.extend(n for n in a.notes if "guessed from the name" not in n)
     return a
 
 

@@ -119,6 +119,7 @@ class StudyReport:
     sequential: SequentialReport | None = None  # claims decided by a sequential run
     targets: tuple = ()  # stats.TargetRow per target and setting (Kaplan-Meier numbers)
     bands: tuple = ()  # (curve, setting key, stats.CurveBand): both bands of mean curves
+    suite: stats.Suite | None = None  # across the strata of a study with strata
     shown_config: Mapping[str, Any] = field(default_factory=dict, metadata=_NO_JSON)
     runs_csv: str = field(default="", metadata=_NO_JSON)
 
@@ -158,6 +159,7 @@ class IndexEntry:
     tied: int = 0  # settings tied with the best, the best not counted
     metric: str = ""
     claims: int = 0  # claims the study states (judged or not)
+    across: tuple[tuple[str, str], ...] = ()  # (claim, status) across strata: shown first
 
 
 @dataclass(frozen=True)
@@ -241,11 +243,14 @@ def _search(result) -> SearchReport:
 
 
 def build_study(results: StudyResults, slug: str, now: str, search=None,
-                sequential=None, smoothing: float = 0.0) -> StudyReport:
+                sequential=None, smoothing: float = 0.0,
+                directions=None) -> StudyReport:
     """``smoothing``: the learning curves' EMA weight (0: none; ``check_smoothing``);
+    ``directions``: ``{metric: higher_is_better}`` declared (else guessed by name);
     ``search``: the study's finished search (``jaxstab.search.stored_search``);
     ``sequential``: its sequential run (``jaxstab.sequential.stored``), whose verdicts
-    replace the fixed-sample ones (never computed on sequentially collected data)."""
+    replace the fixed-sample ones (never computed on sequentially collected data);
+    ``directions``: ``{metric: higher_is_better}`` declared (else guessed by name)."""
     study = results.study
     main = study.main_metric
     claims = tuple(getattr(study, "claims", ()) or ()) if sequential is None else ()
@@ -263,7 +268,7 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
         notes.append("the claims were decided sequentially (above); the rankings and "
                      "comparisons below are fixed-sample tests of settings that got "
                      "different numbers of seeds by that design: read them as exploratory")
-    a = an.analysis(results, claims, main, notes) if ran else None
+    a = an.analysis(results, claims, main, notes, directions) if ran else None
     first = {row.key: row.summary for row in (a.settings if a is not None else ())}
     others = tuple(m for m in metrics if m not in table_metrics)
     settings = tuple(_setting(s, table_metrics, others, main, co, first.get(s.key),
@@ -313,6 +318,7 @@ def build_study(results: StudyResults, slug: str, now: str, search=None,
             tuple(sequential.schedule), sequential.looks, tuple(sequential.verdicts)),
         targets=a.targets if a is not None else (),
         bands=an.curve_bands(results, study, claims, notes) if ran else (),
+        suite=a.suite if a is not None else None,
         runs_csv=runs_csv(results))
 
 
@@ -326,13 +332,15 @@ def index_entry(r: StudyReport) -> IndexEntry:
         settings=len(r.settings), best=r.setting(best.key).label if best else "",
         best_mean=best.value if best else math.nan,
         tied=max(len(r.tied) - 1, 0), metric=r.main_metric,
-        claims=len(r.config.get("claims") or ()))
+        claims=len(r.config.get("claims") or ()),
+        across=tuple((v.claim, v.status) for v in (r.suite.verdicts if r.suite else ())))
 
 
 def study_report(store: BaseStore, name: str, fingerprint: str, slug: str,
-                 generated: str, smoothing: float = 0.0) -> StudyReport:
+                 generated: str, smoothing: float = 0.0,
+                 lower_is_better=()) -> StudyReport:
     """One study of the store, read and built (the unit a report worker does)."""
-    from jaxstab.reading import read
+    from jaxstab.reading import directions, read
 
     with warnings.catch_warnings():
         # scipy warns about near-constant samples (every seed at one accuracy); the
@@ -340,7 +348,8 @@ def study_report(store: BaseStore, name: str, fingerprint: str, slug: str,
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
         got = read(store, fingerprint)
         return build_study(got.results, slug, generated, got.search, got.sequential,
-                           smoothing)
+                           smoothing,
+                           directions(got.results.study, list(lower_is_better)))
 
 
 def plan(store: BaseStore) -> list[tuple[str, str, str]]:

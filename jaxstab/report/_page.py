@@ -12,7 +12,7 @@ import math
 import numpy as np
 from markupsafe import Markup
 
-from jaxstab.report import _figures, _gridfigs, _survfig
+from jaxstab.report import _figures, _gridfigs, _suitefig, _survfig
 from jaxstab.report._format import num, pval, signed
 from jaxstab.stats import value_text
 from jaxstab.report._model import StudyReport
@@ -329,5 +329,6 @@ def time_to_target(r: StudyReport) -> list[tuple[str, str, str]]:
 def figures(r: StudyReport) -> dict[str, list[tuple[str, str, Markup]]]:
     """(id, caption, svg) of every figure of a study page, by the section it is in."""
     parts = {"glance": heatmaps(r) + main_effects(r), "seeds": seeds(r) + curves(r) + time_to_target(r),
-             "comparisons": comparisons(r), "variance": variance(r)}
+             "comparisons": comparisons(r), "variance": variance(r),
+             "suite": _suitefig.figures(r.suite)}
     return {k: [(i, c, Markup(svg)) for i, c, svg in v] for k, v in parts.items()}

@@ -19,14 +19,15 @@ from jaxstab.store import open_store
 MAX_JOBS = 8
 
 
-def _one(task: tuple[str, str, str, str, str, float]):
+def _one(task: tuple):
     """A worker's unit: one study read, built and rendered; returns its index entry
     and its files. Opens the store itself (a database connection must not cross
     a fork)."""
-    store_path, name, fingerprint, slug, generated, smoothing = task
+    store_path, name, fingerprint, slug, generated, smoothing, lower = task
     store = open_store(store_path, create=False)
     try:
-        r = study_report(store, name, fingerprint, slug, generated, smoothing)
+        r = study_report(store, name, fingerprint, slug, generated, smoothing,
+                         lower)
     except UserError as e:  # one study the report cannot read: the others still are
         return name, str(e)
     finally:
@@ -94,7 +95,7 @@ _UMASK = _umask()
 
 def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                  now: datetime | None = None, jobs: int | None = None,
-                 smoothing: float = 0.0) -> list[Path]:
+                 smoothing: float = 0.0, lower_is_better=()) -> list[Path]:
     """Write ``out_dir/index.html`` and, per study, ``<slug>.html``, ``<slug>.json`` and
     ``<slug>.csv`` (slug: the name with ``/`` as ``-``). ``now`` fixes the "generated"
     timestamp, so that the same store gives byte-identical files. ``jobs``: processes
@@ -116,7 +117,8 @@ def write_report(store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     finally:
         store.close()
     generated = timestamp(now or datetime.now(UTC))
-    tasks = [(where, n, fp, slug, generated, smoothing) for n, fp, slug in todo]
+    tasks = [(where, n, fp, slug, generated, smoothing, tuple(lower_is_better))
+             for n, fp, slug in todo]
     built = []
     for entry, files_or_why in _build_all(tasks, cost, n_jobs):
         if isinstance(files_or_why, str):

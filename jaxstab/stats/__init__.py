@@ -70,6 +70,8 @@ from jaxstab.stats._shape import shape_of as shape_of
 from jaxstab.stats._suite_tests import SuiteTest as SuiteTest
 from jaxstab.stats._suite_tests import tasks_like_these_test as tasks_like_these_test
 from jaxstab.stats._suite_tests import these_tasks_test as these_tasks_test
+from jaxstab.stats._strata import Suite as Suite
+from jaxstab.stats._strata import split_strata as split_strata
 from jaxstab.stats._summary import Summary as Summary
 from jaxstab.stats._summary import summarize as summarize
 from jaxstab.stats._survcompare import TimeComparison as TimeComparison

@@ -19,6 +19,7 @@ from jaxstab.stats._factorial import Factorial, factorial
 from jaxstab.stats._multiple import CORRECTIONS, Pairwise, pairwise
 from jaxstab.stats._noise import NoiseBaseline, noise_baselines
 from jaxstab.stats._omnibus import Omnibus, omnibus
+from jaxstab.stats._strata import Suite, split_strata, suite
 from jaxstab.stats._summary import Summary, summarize
 from jaxstab.stats._targets import TargetRow, target_rows
 from jaxstab.stats._text import format_analysis
@@ -44,6 +45,23 @@ class SettingRow(Record):
     noise: NoiseBaseline
     compared: bool
     note: str
+
+
+@dataclass(frozen=True)
+class Stratum(Record):
+    """The comparisons within one stratum of a study with strata (its settings only:
+    ranked, paired and tested among themselves, never against another stratum's)."""
+
+    task: str
+    level: float
+    alpha: float
+    higher_is_better: bool
+    pairwise: Pairwise | None
+    omnibus: Omnibus | None
+    ranking: Ranking | None
+    control: VersusControl | None
+    factorial: Factorial | None
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,22 @@ class Analysis(Record):
     notes: tuple[str, ...]
     variance: tuple[SourceVariance, ...] = ()  # by seed source, when settings vary one
     targets: tuple[TargetRow, ...] = ()  # time to each target, per setting
+    # "declared" or "guessed" (from the metric's name: stats.guess_direction)
+    direction: str = "declared"
+    strata: tuple[str, ...] = ()
+    by_stratum: tuple[Stratum, ...] = ()
+    suite: Suite | None = None
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if not self.strata:  # a study without strata keeps its record
+            for k in ("strata", "by_stratum", "suite"):
+                d.pop(k)
+        if self.suite is not None:  # the contract's top-level keys (DESIGN.md)
+            s = d["suite"]
+            d["aggregates"], d["improvement"] = s["aggregates"], s["improvement"]
+            d["across_task_tests"] = s["tests"]
+        return d
 
     def format(self, *, max_pairs: int = 15) -> str:
         """The text ``jaxstab compare`` prints; pairs beyond ``max_pairs`` are counted
@@ -140,8 +174,8 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
             metric_kind: str = "mean", correction: str = "holm", control: Any = None,
             rng: Any = None, alpha: float = 0.05, level: float = 0.95,
             power: float = 0.8, higher_is_better: bool | None = None,
-            n_resamples: int = 9999, targets: Any = None,
-            strata: Sequence[str] = ()) -> Analysis:
+            n_resamples: int = 9999, targets: Any = None, strata: Sequence[str] = (),
+            directions: Mapping[str, bool] | None = None) -> Analysis:
     """Analyze ``metric`` (default: the study's main metric) of study ``results`` and
     judge ``claims``: per-setting summaries, divergence and test-noise baselines; every
     pair (``pairwise``, corrected over all pairs); the omnibus test; the ranking with
@@ -150,6 +184,11 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
     factors, main effects and interactions (Freedman-Lane permutation); verdicts; per
     ``targets`` (default: the study's), each setting's time to target.
     ``rng`` seeds every resampling (None: fixed), so the record is reproducible.
+    ``strata``: factors whose values are tasks; everything that compares settings does
+    so within each stratum (``by_stratum``) and ``suite`` holds the aggregates across
+    them; a claim whose sides leave the strata out is judged there. ``directions``:
+    declared ``{metric: higher_is_better}``; ``higher_is_better`` overrides it for
+    ``metric``; an undeclared direction is guessed from the name (``direction``).
     """
     claims, metric, alpha, level = _check_options(
         results, claims, metric, metric_kind, correction, alpha, level, higher_is_better,
@@ -164,13 +203,60 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
         notes.append(f"left out of the comparisons (fewer than {min_n} finished runs): "
                      + "; ".join(left))
     sources_only = selects_sources(settings)
+    directions = dict(directions or {})
+    guessed = False
+    if higher_is_better is None and metric in directions:
+        higher_is_better = bool(directions[metric])
     if higher_is_better is None:
-        higher_is_better = _study.higher_is_better(metric)
+        higher_is_better, guessed = _study.higher_is_better(metric), True
         if metric_kind == "mean" and not sources_only:
             notes.append(f"ranking assumes {'higher' if higher_is_better else 'lower'} "
-                         f"{metric} is better (pass higher_is_better to change it)")
+                         f"{metric} is better, guessed from the name (declare it: "
+                         f"[metrics] {metric} = \"higher\" or \"lower\", or "
+                         f"--lower-is-better {metric})")
+    strata = tuple(strata or ())
+    opts = dict(metric=metric, metric_kind=metric_kind, correction=correction, alpha=alpha,
+                level=level, rng=gen, n_resamples=n_resamples, min_n=min_n,
+                higher_is_better=higher_is_better, sources_only=sources_only)
+    pw = om = ranking = versus = grid = None
+    by_stratum, across, claims_here = (), None, claims
+    if not strata:
+        pw, om, ranking, versus, grid, more = _comparisons(usable, control, **opts)
+        notes += more
+    else:
+        by_stratum = tuple(_stratum(task, ss, strata, control, **opts)
+                           for task, ss in split_strata(usable, strata).items())
+        notes.append(f"settings are ranked and compared within each stratum "
+                     f"({', '.join(strata)}); across strata only the aggregates speak")
+        claims_here = [c for c in claims if not _across(c, strata)]
+        across = suite(results, strata, metric=metric, higher_is_better=higher_is_better,
+                       guessed=guessed, claims=[c for c in claims if _across(c, strata)],
+                       alpha=alpha, level=level, rng=gen,
+                       n_resamples=min(n_resamples, 1999))
+    if targets is None:
+        targets = getattr(getattr(results, "study", None), "targets", ())
+    vs = verdicts(results, claims_here, correction=correction, alpha=alpha, level=level,
+                  power=power, rng=gen, n_resamples=n_resamples, targets=targets,
+                  strata=strata)
+    variance = ()
+    if any(len(s.sources) == 1 for s in settings) and len(settings) >= 2:
+        variance = variance_by_source(results, metric=metric, level=level)
+    name = getattr(getattr(results, "study", None), "name", "") or ""
+    return Analysis(name, metric, metric_kind, correction, alpha, level,
+                    bool(higher_is_better), tuple(rows), pw, om, ranking, versus, grid,
+                    vs, tuple(notes), variance, target_rows(results, targets, level=level),
+                    "guessed" if guessed else "declared", strata, by_stratum, across)
+
+
+def _across(claim: Any, strata: Sequence[str]) -> bool:
+    return not any(k in strata for side in (claim.a, claim.b) for k in side)
+
+
+def _comparisons(usable, control, *, metric, metric_kind, correction, alpha, level, rng,
+                 n_resamples, min_n, higher_is_better, sources_only) -> tuple:
+    notes = []
     sub = _study.SimpleResults(usable)
-    opts = dict(metric=metric, metric_kind=metric_kind, level=level, rng=gen,
+    opts = dict(metric=metric, metric_kind=metric_kind, level=level, rng=rng,
                 n_resamples=n_resamples)
     pw = om = ranking = versus = grid = None
     if sources_only:
@@ -190,23 +276,27 @@ def analyze(results: Any, claims: Sequence[Any] = (), *, metric: str | None = No
             versus = compare_to_control(sub, control, correction=correction, alpha=alpha,
                                         pairs=known, **opts)
         grid = factorial(sub, metric=metric, metric_kind=metric_kind,
-                         correction=correction, rng=gen)
+                         correction=correction, rng=rng)
     else:
         notes.append(f"fewer than 2 settings with {min_n} finished runs: no comparisons")
     if control is not None and versus is None:
         notes.append("control: not compared (too few settings with finished runs)")
-    if targets is None:
-        targets = getattr(getattr(results, "study", None), "targets", ())
-    vs = verdicts(results, claims, correction=correction, alpha=alpha, level=level,
-                  power=power, rng=gen, n_resamples=n_resamples, targets=targets,
-                  strata=strata)
-    variance = ()
-    if any(len(s.sources) == 1 for s in settings) and len(settings) >= 2:
-        variance = variance_by_source(results, metric=metric, level=level)
-    name = getattr(getattr(results, "study", None), "name", "") or ""
-    return Analysis(name, metric, metric_kind, correction, alpha, level,
-                    bool(higher_is_better), tuple(rows), pw, om, ranking, versus, grid,
-                    vs, tuple(notes), variance, target_rows(results, targets, level=level))
+    return pw, om, ranking, versus, grid, notes
+
+
+def _stratum(task, settings, strata, control, **opts) -> Stratum:
+    """The comparisons of one stratum; ``control`` names the treatment (its strata
+    values, if given, pick the strata it applies to)."""
+    here = dict(settings[0].factors)
+    if control is not None:
+        if any(k in strata and not _study.matches({k: here[k]}, {k: v})
+               for k, v in control.items()):
+            control = None
+        else:
+            control = {**control, **{k: here[k] for k in strata}}
+    pw, om, ranking, versus, grid, notes = _comparisons(settings, control, **opts)
+    return Stratum(task, opts["level"], opts["alpha"], bool(opts["higher_is_better"]), pw,
+                   om, ranking, versus, grid, tuple(notes))
 
 
 def selects_sources(settings) -> bool:

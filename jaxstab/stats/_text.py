@@ -117,6 +117,54 @@ def _pairs(a, max_pairs: int) -> str:
     return head + ("\n" + body if keep else "")
 
 
+def _suite(a) -> list[str]:
+    """The across-strata blocks, shown first for a study with strata."""
+    s = a.suite
+    order = "higher" if s.higher_is_better else "lower"
+    head = (f"across {len(s.tasks)} strata ({', '.join(s.strata)}: {', '.join(s.tasks)}); "
+            f"{order} {s.metric} is better ({s.direction})")
+    blocks = [head]
+    if s.verdicts:
+        blocks.append("claims across strata:\n" + "\n".join(
+            f"- {v.statement}" for v in s.verdicts))
+    if s.aggregates:
+        stats = list(dict.fromkeys(r.statistic for r in s.aggregates))
+        cell = {(r.setting, r.statistic): r for r in s.aggregates}
+        rows = [[n] + [_iv(cell[n, st]) for st in stats] for n in s.settings]
+        blocks.append(f"aggregates across strata [{100 * a.level:g}% CI, t-stratified]\n"
+                      + table(["setting"] + stats, rows))
+    if s.improvement:
+        rows = [[i.a, i.b, _iv(i)] for i in s.improvement]
+        blocks.append("probability of improvement P(a better than b), averaged over strata"
+                      "\n" + table(["a", "b", f"P [{100 * a.level:g}% CI]"], rows))
+    for q in ("On these", "On tasks like"):
+        ts = [t for t in s.tests if t.question.startswith(q)]
+        if ts:
+            rows = [[t.a, t.b, _num(t.difference), _p(t.p_value), _p(t.p_adjusted)]
+                    for t in ts]
+            blocks.append(f"{ts[0].question}\n  {ts[0].method}\n" + table(
+                ["a", "b", "difference a - b", "p", "p (holm)"], rows))
+    if s.notes:
+        blocks.append("across strata:\n" + "\n".join(f"- {n}" for n in s.notes))
+    return blocks
+
+
+def _within(a, st, max_pairs: int) -> list[str]:
+    blocks = [f"within stratum {st.task}:"]
+    if st.omnibus is not None:
+        blocks.append(_omnibus(st))
+    if st.ranking is not None:
+        blocks.append(_ranking(st))
+    if st.control is not None:
+        blocks.append(_control(st))
+    if st.factorial is not None:
+        blocks.append(_factorial(st))
+    if st.pairwise is not None:
+        blocks.append(_pairs(st, max_pairs))
+    blocks += [f"- {n}" for n in st.notes]
+    return blocks
+
+
 def _open_iv(iv: Any, pct: bool = False) -> str:
     """An interval whose ends may be infinite (a median the data cannot bound)."""
     def f(v: float) -> str:
@@ -151,7 +199,12 @@ def format_analysis(a, *, max_pairs: int = 15) -> str:
     div = sum(r.n_total - r.n_finished for r in a.settings)
     head = (f"{a.study + ': ' if a.study else ''}{a.metric} ({a.metric_kind}), "
             f"{len(a.settings)} settings, {runs} runs ({div} diverged or unfinished)")
-    blocks = [head, _settings(a)]
+    blocks = [head]
+    if a.suite is not None:
+        blocks += _suite(a)
+    blocks.append(_settings(a))
+    for st in a.by_stratum:
+        blocks += _within(a, st, max_pairs)
     if a.omnibus is not None:
         blocks.append(_omnibus(a))
     if a.ranking is not None:
