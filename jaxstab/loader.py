@@ -48,17 +48,23 @@ def _section(origin: str, name: str, v: Any, root: Path | None):
     return cls(**v)
 
 
-def _claims(origin: str, v: Any) -> tuple[Claim, ...]:
+def _tables(origin: str, section: str, v: Any, allowed):
+    """(index, table) of an array of tables ``[[section]]``, its keys among ``allowed``."""
     if not isinstance(v, list):
-        fail("claims", "expected an array of tables ([[claims]])")
+        fail(section, f"expected an array of tables ([[{section}]])")
+    for i, t in enumerate(v):
+        if not isinstance(t, Mapping):
+            fail(f"{section}[{i}]", "expected a table")
+        for k in t:
+            if k not in allowed:
+                unknown_key(f"{origin}: [[{section}]]", k, allowed)
+        yield i, t
+
+
+def _claims(origin: str, v: Any) -> tuple[Claim, ...]:
     claims = []
-    for i, c in enumerate(v):
-        if not isinstance(c, Mapping):
-            fail(f"claims[{i}]", "expected a table")
-        fields = _field_types(Claim)
-        for k in c:
-            if k not in fields:
-                unknown_key(f"{origin}: [[claims]]", k, fields)
+    fields = _field_types(Claim)
+    for i, c in _tables(origin, "claims", v, fields):
         missing = [k for k in fields if k not in c and k != "statistic"]
         if missing:
             fail(f"claims[{i}]", f"missing key `{missing[0]}`")
@@ -73,15 +79,8 @@ def _claims(origin: str, v: Any) -> tuple[Claim, ...]:
 
 
 def _targets(origin: str, v: Any) -> tuple[Target, ...]:
-    if not isinstance(v, list):
-        fail("targets", "expected an array of tables ([[targets]])")
     out = []
-    for i, t in enumerate(v):
-        if not isinstance(t, Mapping):
-            fail(f"targets[{i}]", "expected a table")
-        for k in t:
-            if k not in ("curve", "reach", "below"):
-                unknown_key(f"{origin}: [[targets]]", k, ("curve", "reach", "below"))
+    for i, t in _tables(origin, "targets", v, ("curve", "reach", "below")):
         if "curve" not in t:
             fail(f"targets[{i}]", "missing key `curve`")
         check_type(f"targets[{i}].curve", t["curve"], "str")

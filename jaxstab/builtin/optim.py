@@ -150,6 +150,8 @@ class TrainConfig:
                 and _optax_factory(self.optimizer) is None:
             import difflib
 
+            import optax
+
             known = tuple(OPTIMIZERS) + SOLVERS + tuple(
                 n for n in dir(optax) if _optax_factory(n) is not None)
             hint = difflib.get_close_matches(self.optimizer, known, n=1)
