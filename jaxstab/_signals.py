@@ -36,15 +36,18 @@ class StopOnSignal:
         return self.signum is not None
 
     def _handle(self, signum, frame):
+        if self._pipe is not None:
+            # The thread reading the wakeup fd counts the signals (one byte each, seen
+            # whatever the main thread is doing) and ends the process on the second; the
+            # handler runs later for the same signal, so counting here too made one
+            # Ctrl-C look like two. Not a KeyboardInterrupt either: on the CPU a task's
+            # callback runs on the main thread, and it would land in the user's code.
+            self.signum = self.signum or signum
+            return
         if self.signum is not None:
-            if self._pipe is not None:
-                # Not a KeyboardInterrupt: on the CPU a task's callback runs on the main
-                # thread, and the exception would land in the user's code.
-                self._end(signum)
             raise KeyboardInterrupt
         self.signum = signum
-        if self._pipe is None:
-            self._first()
+        self._first()
 
     def _first(self) -> None:
         print("jaxstab: stopping after the chunk in progress is saved (Ctrl-C again to "
