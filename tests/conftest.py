@@ -8,6 +8,23 @@ import pytest
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
+# The tests' programs train for milliseconds and compile for seconds, so they are
+# compiled at XLA's lowest backend optimization level (measured: the end-to-end study
+# tests take half the time). They check contracts (vmapped equals looped, resume,
+# chunking, statistics), each comparing runs compiled with the same flags, which every
+# process the tests start inherits. What users get, XLA's default optimization, is
+# checked against the golden file (`tests/test_golden_export.py`, `users_xla_flags`).
+XLA_TEST_FLAG = "--xla_backend_optimization_level=0"
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_TEST_FLAG}".strip()
+
+
+def users_xla_flags(*extra: str) -> str:
+    """XLA_FLAGS as the user who started the tests set them, without the tests' own
+    optimization level, plus ``extra``."""
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if f != XLA_TEST_FLAG]
+    return " ".join([*flags, *extra])
+
 # One persistent compilation cache for the whole test run, set before JAX compiles
 # anything: tests train the same small programs again and again (tiny studies, the CLI
 # in this process and in the processes tests start, which inherit these variables), so

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import users_xla_flags
+
 GOLDEN = Path(__file__).parent / "golden" / "article_examples_8seeds.csv"
 EPS32 = float(np.finfo(np.float32).eps)
 # 16 ulps of an O(1) operand (1.9e-6): 5x the largest cross-CPU difference measured
@@ -46,18 +48,21 @@ def float32_close(got: float, want: float, *, ulps: int = ULPS) -> bool:
     return abs(got - want) <= ulps * EPS32 * max(1.0, abs(want))
 
 
-def _cli(d, env=None):
+def _cli(d, *xla_flags):
+    # compiled as a user's run is (the other tests compile at XLA's lowest optimization
+    # level, `tests/conftest.py`): the XLA flags the user gave, and `xla_flags`
+    env = {**os.environ, "XLA_FLAGS": users_xla_flags(*xla_flags)}
+
     def cli(*args):
         p = subprocess.run([sys.executable, "-m", "jaxstab.cli", *map(str, args)], cwd=d,
-                           capture_output=True, text=True, timeout=900,
-                           env=None if env is None else {**os.environ, **env})
+                           capture_output=True, text=True, timeout=900, env=env)
         assert p.returncode == 0, p.stderr
         return p.stdout
     return cli
 
 
-def _export_examples(d, env=None):
-    cli = _cli(d, env)
+def _export_examples(d, *xla_flags):
+    cli = _cli(d, *xla_flags)
     cli("run", "article/example1", "article/example2", "article/example3", "--seeds", 8)
     cli("export", "--out", "e.csv")
     return cli
@@ -75,7 +80,7 @@ def exported_baseline_isa(tmp_path_factory):
     if BASELINE_ISA is None:
         pytest.skip(f"no baseline instruction set known for {platform.machine()}")
     d = tmp_path_factory.mktemp("golden_isa")
-    _export_examples(d, {"XLA_FLAGS": f"--xla_cpu_max_isa={BASELINE_ISA}"})
+    _export_examples(d, f"--xla_cpu_max_isa={BASELINE_ISA}")
     return d, None
 
 

@@ -60,7 +60,8 @@ def one_device(tmp_path_factory):
 
 def test_four_devices_equal_one_device(one_device, tmp_path):
     (tmp_path / "s.toml").write_text(TINY)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "") +
+               " --xla_force_host_platform_device_count=4")
     p = _run(["run", "s.toml", "--store", "r.sqlite", "--chunk-size", "6"], tmp_path, env)
     out, err = p.communicate(timeout=600)
     assert p.returncode == 0, err
