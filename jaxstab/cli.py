@@ -361,6 +361,15 @@ def cmd_export(args) -> int:
         raise UserError(f"--out: folder {out.parent} does not exist")
     if out.is_dir():
         raise UserError(f"--out: {out} is a folder, expected a file")
+    if out.exists() and not out.is_file():
+        # /dev/null, /dev/stdout, a named pipe: written in place. Renaming over it would
+        # put a plain file where the device was (seen: `--out /dev/null` run as root).
+        try:
+            with open(out, "w") as f:
+                _write_csv(store.export_rows(args.curves), f, args.curves)
+        except OSError as e:
+            raise UserError(f"--out: cannot write {out} ({e.strerror or e})") from None
+        return 0
     # Written beside the target as rows arrive (memory stays flat however many runs),
     # then renamed: a failure never leaves half a file.
     tmp = None

@@ -75,6 +75,20 @@ def test_run_export_and_resume(cli, study_file, tmp_path):
     # export to a file
     rc, _, err = cli("export", "--store", "r.sqlite", "--out", "x.csv")
     assert rc == 0 and (tmp_path / "x.csv").read_text().startswith("study,")
+    # to a named pipe (as to /dev/null or /dev/stdout): written into, not replaced
+    import stat
+    import threading
+
+    os.mkfifo(tmp_path / "pipe")
+    got = []
+    reader = threading.Thread(target=lambda: got.append((tmp_path / "pipe").read_text()),
+                              daemon=True)
+    reader.start()
+    rc, _, err = cli("export", "--store", "r.sqlite", "--out", "pipe")
+    reader.join(timeout=60)
+    assert rc == 0, err
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+    assert got == [(tmp_path / "x.csv").read_text()]
 
 
 def test_changed_study_is_not_mixed_with_old_results(cli, study_file, tmp_path):
