@@ -18,7 +18,7 @@ LAYERS = {
     "tasks": 5, "study": 5, "loader": 5,
     "sweep": 6, "store": 7, "search": 8, "sequential": 8, "units": 8,
     "reading": 9, "summary": 9, "progress": 9, "report": 9,
-    "_import_columns": 1, "importer": 10, "api": 10, "cli": 11, "__init__": 12,
+    "_import_columns": 1, "importer": 10, "api": 10, "_export_cli": 10, "cli": 11, "__init__": 12,
 }
 
 
