@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib
 import json
 import logging
 import os
@@ -13,7 +12,6 @@ import signal
 import sqlite3
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from jaxstab._check import csv_text, terminal_text
@@ -234,7 +232,6 @@ def _run(args, stop) -> int:
     from jaxstab.api import RunReport, run_study
     from jaxstab.env import compile_cache
 
-    _import_stats_beside()
     compile_cache()  # before anything compiles (the memory probe included)
     report = RunReport()
     if os.environ.get("JAXSTAB_DEBUG") != "1":
@@ -295,19 +292,6 @@ def _run(args, stop) -> int:
     print(f"{report.runs} runs in {report.seconds:.1f} s, "
           f"{report.runs / max(report.seconds, 1e-9):.1f} runs/s")
     return 0
-
-
-def _import_stats_beside() -> None:
-    """Import the statistics of the end-of-run summary (scipy.stats, about a second) in
-    a thread while JAX imports (about two): the command ends ~0.6 s sooner on two
-    cores (docs/performance.md, issue 26). The packages both import are imported here
-    first, so that no package with import cycles is imported by both threads at once;
-    should the thread fail, the summary imports the statistics itself."""
-    import numpy.ma  # noqa: F401 - see above
-    import numpy.random  # noqa: F401
-
-    threading.Thread(target=importlib.import_module, args=("jaxstab.stats",),
-                     name="jaxstab-import-stats", daemon=True).start()
 
 
 def _load_and_check(args):
