@@ -1,7 +1,7 @@
 """Leases: how processes on one store share a study's work.
 
 A study's runs are cut into units (``jaxstab.units``: a compiled group's full plan cut at
-the chunk size, so that every process derives the same units). A process leases a unit
+the chunk size, or at several chunks, so that every process derives the same units). A process leases a unit
 in a short write transaction, trains the unit's runs that are not stored yet and
 releases the lease in the transaction that commits them. A lease names its owner and
 expires ``timeout`` seconds after it was taken or last renewed; a ``Heartbeat`` thread
