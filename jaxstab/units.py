@@ -3,12 +3,13 @@
 A study's runs are cut into units: each compiled group's full plan (its settings in grid
 order, seeds ``0..n-1`` each, before skipping anything stored) cut at the group's chunk
 size, or at a whole number of chunks when the group has ``2 * MIN_UNITS`` chunks or
-more (``unit_size``). Every process derives the same units, whenever it started, because the
-chunk size is agreed in the store (the first process records it, the others use it). A
-process leases a free unit (``Store.take_lease``), trains the unit's runs that are not
-stored yet in calls of the chunk size, the last one padded (a run's numbers depend on
-the chunk size alone, so this is bit-identical to an uninterrupted sweep), commits each
-call's runs, and releases the lease in the transaction that commits the last. A heartbeat renews the process's lease while it
+more (``unit_size``). Every process derives the same units, whenever it started,
+because the chunk size is agreed in the store (the first process records it, the others
+use it). A process leases a free unit (``Store.take_lease``), trains the unit's runs
+that are not stored yet in calls of the chunk size, the last one padded (a run's
+numbers depend on the chunk size alone, so this is bit-identical to an uninterrupted
+sweep), commits each call's runs, and releases the lease in the transaction that
+commits the last. A heartbeat renews the process's lease while it
 trains; a process that dies leaves a lease that expires after ``timeout`` seconds, and
 another process then takes the unit over. When the only units left are leased by live
 processes, a process waits for them to be committed or to expire, so that it ends with

@@ -114,7 +114,7 @@ def runs_csv(results: StudyResults) -> str:
     lines = [_cells("study", "fingerprint", "setting", "seed", "metric", "value",
                     "diverged", "diverged_step")]
     for s in results.settings:
-        head = _cells(csv_text(name), fp, s.key, 0)[:-len("0\n")]
+        head = _cells(csv_text(name), fp, s.key, 0)[:-len("0\n")]  # up to the seed
         steps = np.asarray(getattr(s, "diverged_step", np.full(len(s.seeds), -1)))
         step = ["" if k < 0 else str(k) for k in steps.tolist()]
         seeds = [str(int(k)) for k in np.asarray(s.seeds).tolist()]
