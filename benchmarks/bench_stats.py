@@ -59,6 +59,27 @@ class TimeCompare:
         compare(self.a, self.b, metric_kind=kind, rng=0)
 
 
+class TimeCompareAtScale:
+    """``compare`` of two settings at 300,000 seeds each (issue 26): the tests in their
+    normal limit, P(A>B) with DeLong's interval from two sorts; what ``jaxstab
+    compare`` computes per pair at that size (under a second on a 2-core machine)."""
+
+    params = [False, True]
+    param_names = ["paired"]
+    timeout = 120.0
+
+    def setup(self, paired):
+        import jaxstab.stats  # noqa: F401
+
+        self.a = _values(300_000, 0.0, 1.0, 4)
+        self.b = _values(300_000, 0.01, 1.0, 5)
+
+    def time_compare(self, paired):
+        from jaxstab.stats import compare
+
+        compare(self.a, self.b, paired=paired, rng=0)
+
+
 class TimeSummarize:
     """``summarize`` of one setting at 64 seeds, 2 of them diverged: mean interval
     (BCa at 64 seeds), std interval, median, IQM."""

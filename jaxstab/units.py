@@ -2,12 +2,14 @@
 
 A study's runs are cut into units: each compiled group's full plan (its settings in grid
 order, seeds ``0..n-1`` each, before skipping anything stored) cut at the group's chunk
-size. Every process derives the same units, whenever it started, because the chunk size
-is agreed in the store (the first process records it, the others use it). A process
-leases a free unit (``Store.take_lease``), trains the unit's runs that are not stored
-yet in one call padded to the chunk size (a run's numbers depend on the chunk size
-alone, so this is bit-identical to an uninterrupted sweep), and releases the lease in
-the transaction that commits them. A heartbeat renews the process's lease while it
+size, or at a whole number of chunks when the group has ``2 * MIN_UNITS`` chunks or
+more (``unit_size``). Every process derives the same units, whenever it started,
+because the chunk size is agreed in the store (the first process records it, the others
+use it). A process leases a free unit (``Store.take_lease``), trains the unit's runs
+that are not stored yet in calls of the chunk size, the last one padded (a run's
+numbers depend on the chunk size alone, so this is bit-identical to an uninterrupted
+sweep), commits each call's runs, and releases the lease in the transaction that
+commits the last. A heartbeat renews the process's lease while it
 trains; a process that dies leaves a lease that expires after ``timeout`` seconds, and
 another process then takes the unit over. When the only units left are leased by live
 processes, a process waits for them to be committed or to expire, so that it ends with
@@ -33,6 +35,11 @@ if TYPE_CHECKING:  # (the sweep imports JAX: imported when training starts)
 
 LEASE_TIMEOUT = 90.0  # seconds without a heartbeat before a unit is taken over
 POLL = 0.5  # seconds between looks at units other processes hold, while waiting for them
+# A group of many chunks is cut into units of several: each unit costs a lease
+# transaction (3 ms with its fsync on a loaded 2-core machine, longer than a chunk of a
+# trivial task trains: 0.8 s of 2 x 150,000 such runs in 293 units of one chunk), and
+# MIN_UNITS units still spread a group over that many processes.
+MIN_UNITS = 64
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,13 @@ def units(settings: list, n: int, size: int) -> list[Unit]:
         out.append(Unit(f"{tag}:{n}:{size}:{i}", Pairs(tuple(settings), which, seeds),
                         ranges))
     return out
+
+
+def unit_size(n_runs: int, chunk: int) -> int:
+    """Runs per unit of a group of ``n_runs`` runs trained in chunks of ``chunk``: whole
+    chunks, as many as leave at least ``MIN_UNITS`` units (one when the group has
+    fewer chunks than that)."""
+    return chunk * max(1, n_runs // (chunk * MIN_UNITS))
 
 
 def left(unit: Unit, stored: dict) -> Pairs:
@@ -183,7 +197,8 @@ def train_units(study: Study, db, fingerprint: str, n: int, *, only, chunk_size_
             continue  # all stored: no chunk size to agree on (no probe to compile)
         size = chunk_size(db, fingerprint, name, settings, len(settings) * n,
                           chunk_size_given, study.seed)
-        mine = [(u, count_left(u, done)) for u in units(settings, n, size)]
+        cut = unit_size(len(settings) * n, size)
+        mine = [(u, count_left(u, done)) for u in units(settings, n, cut)]
         todo_groups.append((settings, size, [(u, k) for u, k in mine if k]))
     todo_groups = [g for g in todo_groups if g[2]]
     stats.groups = len(todo_groups)

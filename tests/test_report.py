@@ -665,3 +665,27 @@ def test_report_smoothing_option(golden_store, tmp_path, cli):
     assert rc == 2 and err.strip() == ("jaxstab: error: --smoothing: 1.0 is out of range, "
                                        "allowed 0 (no smoothing) up to but not including 1")
     assert not (tmp_path / "x").exists()
+
+
+def test_runs_csv_quotes_text_cells_as_csv_writer_does():
+    """The per-seed CSV is joined from cells quoted once per setting (issue 26): a
+    reader gets back every text as written, a formula-like one made safe, and an empty
+    value where a run diverged."""
+    import csv
+    import io
+    from types import SimpleNamespace as NS
+
+    from jaxstab.report._runs import runs_csv
+
+    s = NS(key='{"x": "a,b"}', seeds=np.array([0, 5]), diverged=np.array([False, True]),
+           diverged_step=np.array([-1, 7]),
+           metrics={"b,m": np.array([1.5, np.nan]), "-x": np.array([0.25, -0.0])})
+    r = NS(study=NS(name='=a "b"\nc'), fingerprint="f0", settings=[s])
+    rows = list(csv.reader(io.StringIO(runs_csv(r))))
+    assert rows[0] == ["study", "fingerprint", "setting", "seed", "metric", "value",
+                       "diverged", "diverged_step"]
+    head = ["'=a \"b\"\nc", "f0", '{"x": "a,b"}']
+    assert rows[1:] == [head + ["0", "'-x", "0.25", "0", ""],
+                        head + ["0", "b,m", "1.5", "0", ""],
+                        head + ["5", "'-x", "-0.0", "1", "7"],
+                        head + ["5", "b,m", "", "1", "7"]]

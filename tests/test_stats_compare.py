@@ -10,6 +10,7 @@ import scipy.stats as st
 import jaxstab.stats as js
 from jaxstab.errors import UserError
 from jaxstab.stats import _effects
+from jaxstab.stats._ranks import placements
 
 A = np.array([0.912, 0.897, 0.921, 0.905, 0.889, 0.931, 0.902, 0.915, 0.925])
 B = np.array([0.884, 0.901, 0.879, 0.893, 0.870, 0.905, 0.861, 0.889, 0.911, 0.872])
@@ -168,7 +169,10 @@ def test_delong_standard_error_matches_brute_force():
     win = (a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])
     v_a, v_b = win.mean(1), win.mean(0)
     se = np.sqrt(v_a.var(ddof=1) / 7 + v_b.var(ddof=1) / 5)
-    assert _effects._delong_se(a, b, paired=False) == pytest.approx(se)
+    p_a, p_b, u = placements(a, b)
+    assert np.allclose(p_a, v_a) and np.allclose(p_b, v_b)
+    assert u == win.sum()
+    assert _effects._delong_se(p_a, p_b, paired=False) == pytest.approx(se)
 
 
 def test_large_samples_use_normal_and_percentile_intervals():

@@ -30,3 +30,22 @@ def test_a_constant_difference_is_not_an_error():
     a = np.ones(ASYMPTOTIC_N)
     _, p = paired_permutation(a, a, "two-sided", np.random.default_rng(0), 100)
     assert p == 1.0
+
+
+def test_placements_equal_the_midrank_form_to_the_bit():
+    """P(A>B) and DeLong's placements from two sorted samples (issue 26) are the same
+    floats as from the pooled midranks they replaced, ties included."""
+    import scipy.stats as st
+
+    from jaxstab.stats._ranks import placements
+
+    rng = np.random.default_rng(3)
+    for x, y in ((rng.normal(size=3001), rng.normal(size=2000)),
+                 (np.round(rng.normal(size=4000), 1), np.round(rng.normal(size=999), 1))):
+        pooled = st.rankdata(np.concatenate([x, y]))
+        v10 = (pooled[:x.size] - st.rankdata(x)) / y.size
+        v01 = 1.0 - (pooled[x.size:] - st.rankdata(y)) / x.size
+        u = pooled[:x.size].sum() - x.size * (x.size + 1) / 2
+        got = placements(x, y)
+        assert np.array_equal(got[0], v10) and np.array_equal(got[1], v01)
+        assert got[2] == u == st.mannwhitneyu(x, y).statistic

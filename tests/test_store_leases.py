@@ -20,7 +20,7 @@ import pytest
 from jaxstab.runs import Runs
 from jaxstab.store import Store
 from jaxstab.loader import study_from_dict
-from jaxstab.units import count_left, units
+from jaxstab.units import count_left, unit_size, units
 
 from conftest import count_runs
 
@@ -63,6 +63,53 @@ def test_units_cut_the_full_plan_whatever_is_stored():
     assert units(settings, 7, 4)[0].id != us[0].id  # another plan, other units
     done = {a: np.array([0, 1, 4]), b: np.array([5])}
     assert [count_left(u, done) for u in us] == [2, 3, 3]
+
+
+def test_a_group_of_many_chunks_is_cut_in_units_of_whole_chunks():
+    """One lease transaction per unit, not per chunk, once a group has 2 x MIN_UNITS
+    chunks (issue 26: 293 lease transactions were 0.8 s of 2 x 150,000 trivial runs)."""
+    assert unit_size(64 * 1024, 1024) == 1024  # 64 chunks: a unit each
+    assert unit_size(127 * 1024, 1024) == 1024
+    assert unit_size(300_000, 1024) == 4 * 1024  # 293 chunks: 74 units
+    assert unit_size(5, 1024) == 1024
+
+
+def test_units_of_several_chunks_give_the_runs_of_one_chunk_units(tmp_path, monkeypatch):
+    """Units of 3 chunks (MIN_UNITS lowered): every run stored once, with the numbers
+    of units of one chunk, also when a unit was partly stored before (a process that
+    died between two of its chunks)."""
+    import jaxstab
+    from jaxstab import units as U
+
+    # 2 settings x 6 seeds in chunks of 2: 6 chunks
+    study = study_from_dict({"name": "lease/units", "seeds": 6, "main_metric": "train_accuracy",
+                             "data": {"n_samples": 64}, "model": {"hidden": [8]},
+                             "train": {"batch_size": 16, "epochs": 1},
+                             "factors": {"learning_rate": [0.01, 0.1]}})
+    jaxstab.run_study(study, store=tmp_path / "one.sqlite", chunk_size=2)
+    monkeypatch.setattr(U, "MIN_UNITS", 2)
+    assert unit_size(12, 2) == 6
+    part = Store(tmp_path / "part.sqlite")
+    fp = part.ensure_study(study)
+    with closing(Store(tmp_path / "one.sqlite")) as one:
+        want = one.results(fp)
+        first = want.settings[0]
+        keep = np.asarray(first.seeds) < 2  # the first chunk of the first unit only
+        runs = Runs.build([first.key], np.zeros(2, int), np.asarray(first.seeds)[keep],
+                          np.zeros(2, bool), np.full(2, -1),
+                          {m: np.asarray(v)[keep] for m, v in first.metrics.items()}, {})
+        part.group_chunk_size(fp, first.key, 2)
+        part.write_chunk(fp, runs, 0.0, {"chunk_size": 2})
+    part.close()
+    got = jaxstab.run_study(study, store=tmp_path / "part.sqlite", chunk_size=2)
+    assert got.runs == 10
+    with closing(Store(tmp_path / "part.sqlite")) as s:
+        res = s.results(fp)
+    for a, b in zip(want.settings, res.settings, strict=True):
+        assert list(a.seeds) == list(b.seeds) == list(range(6))
+        for m in a.metrics:
+            assert np.array_equal(np.asarray(a.metrics[m]), np.asarray(b.metrics[m]),
+                                  equal_nan=True), m
 
 
 def _write(store, fp, settings, seeds, release=None):

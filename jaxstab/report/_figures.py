@@ -21,6 +21,8 @@ W = 1000.0  # figure width in SVG units, about the page's content width in pixel
 # Above this many points in a figure they are drawn into one PNG inside the SVG: a
 # vector point costs ~14 bytes, which makes pages of megabytes at 100k seeds.
 RASTER_POINTS = 2000
+# Above this many seeds a violin's density is summed over this many bins of the seeds.
+KDE_BINS = 20_000
 
 
 def _jitter(n: int) -> np.ndarray:
@@ -39,8 +41,15 @@ def _kde(x: np.ndarray, points: int = 40) -> tuple[np.ndarray, np.ndarray] | Non
         return None
     h = sd * x.size ** (-1 / 5)
     grid = np.linspace(x.min(), x.max(), points)
-    dens = np.exp(-0.5 * ((grid[:, None] - x[None, :]) / h) ** 2).sum(axis=1)
-    return grid, dens
+    weights = None
+    if x.size > KDE_BINS:
+        # Summed over bins of width (max - min) / KDE_BINS (under 1% of h for normal
+        # data; the density moves by 1e-5 of its peak) instead of over every seed
+        # (0.35 s a setting at 300,000 seeds, 0.015 s binned).
+        weights, edges = np.histogram(x, bins=KDE_BINS, range=(grid[0], grid[-1]))
+        x = (edges[:-1] + edges[1:]) / 2
+    dens = np.exp(-0.5 * ((grid[:, None] - x[None, :]) / h) ** 2)
+    return grid, dens.sum(axis=1) if weights is None else dens @ weights
 
 
 def _row_labels(labels: Sequence, extra: Sequence[str], chars: int = 42
@@ -69,11 +78,14 @@ def strip_figure(name: str, labels: Sequence, values: Sequence[Sequence[float]],
     x0, x1, top = lab_w + 10, W - 16, 12.0
     y1 = top + rh * k
     cv = Canvas(name, W, y1 + 48)
-    finite = [v for xs in values for v in xs if math.isfinite(v)]
-    finite += [v for iv in intervals if iv for v in iv if math.isfinite(v)]
+    runs = [np.asarray(v, float) for v in values]
+    runs = [x[np.isfinite(x)] for x in runs]
+    finite = [v for iv in intervals if iv for v in iv if math.isfinite(v)]
+    finite += [f(x) for x in runs if x.size for f in (np.min, np.max)]
     if zero:
         finite.append(0.0)
-    xs = Scale(min(finite, default=0.0), max(finite, default=1.0), x0, x1, pad=0.04)
+    xs = Scale(float(min(finite, default=0.0)), float(max(finite, default=1.0)), x0, x1,
+               pad=0.04)
     axes(cv, (x0, top, x1, y1), x=xs, xlabel=xlabel, ygrid=False)
     if zero:
         cv.line(xs(0), top, xs(0), y1, stroke="#555555", sw=1, dash="4 3")
@@ -83,7 +95,7 @@ def strip_figure(name: str, labels: Sequence, values: Sequence[Sequence[float]],
     points = []
     for i in range(k):  # violins first, under every point
         colour = colours[i] if colours else color(i)
-        x = np.asarray([v for v in values[i] if math.isfinite(v)], float)
+        x = runs[i]
         dens = _kde(x) if violin else None
         if dens is not None:
             grid, d = dens

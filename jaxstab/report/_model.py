@@ -227,8 +227,9 @@ def _setting(s, metrics, others, main, coords, known=None, smoothing=0.0) -> Set
     values[np.asarray(s.diverged, bool)] = np.nan
     return SettingReport(
         key=s.key, label=stats.label(s.factors) or "(one setting)", factors=dict(s.factors),
-        sources=tuple(s.sources), seeds=tuple(int(k) for k in s.seeds),
-        values=tuple(float(v) for v in values), diverged=tuple(bool(d) for d in s.diverged),
+        sources=tuple(s.sources), seeds=tuple(np.asarray(s.seeds, np.int64).tolist()),
+        values=tuple(values.tolist()),
+        diverged=tuple(np.asarray(s.diverged, bool).tolist()),
         summaries=_summaries(s, metrics, main, known), curves=curves(s, smoothing),
         coords=tuple(coords), others=_means(s, others))
 

@@ -134,11 +134,38 @@ def render_index(index: IndexReport, env: jinja2.Environment | None = None) -> s
     return env.get_template("index.html").render(index=index, generator=_generator())
 
 
+def _json_lines(v: Any, depth: int, out: list[str]) -> None:
+    if isinstance(v, dict) and v:
+        pad = "\n" + " " * (depth + 1)
+        for i, (k, x) in enumerate(v.items()):
+            out.append(("{" if i == 0 else ",") + pad + json.dumps(k) + ": ")
+            _json_lines(x, depth + 1, out)
+        out.append("\n" + " " * depth + "}")
+    elif isinstance(v, list) and not {dict, list}.isdisjoint(map(type, v)):
+        pad = "\n" + " " * (depth + 1)
+        for i, x in enumerate(v):
+            out.append(("[" if i == 0 else ",") + pad)
+            _json_lines(x, depth + 1, out)
+        out.append("\n" + " " * depth + "]")
+    else:  # a number, a text, or a list of them: one line, by json's C encoder
+        out.append(json.dumps(v, allow_nan=False))
+
+
+def json_text(data: Any) -> str:
+    """``data`` (plain JSON types) as ``json.dumps(data, indent=1)`` writes it, except
+    that a list of numbers or texts stays on one line: a setting's per-seed values
+    are one line, not one line per seed (json's indented writer is pure Python: 3 s
+    for the 1.8 million per-seed values of 2 x 300,000 runs)."""
+    out: list[str] = []
+    _json_lines(data, 0, out)
+    return "".join(out) + "\n"
+
+
 def study_json(r: StudyReport) -> str:
     data: dict[str, Any] = {"generator": {"jaxstab": _generator(), "generated": r.generated},
                             **jsonable(r)}
     data.pop("generated")
-    return json.dumps(data, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    return json_text(data)
 
 
 def study_files(r: StudyReport, env: jinja2.Environment | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -99,22 +98,36 @@ def environment(results: StudyResults) -> tuple[tuple[str, str], ...]:
     return tuple((k, "; ".join(seen[k])) for k in keys)
 
 
+def _cells(*cells) -> str:
+    """One CSV line of ``cells`` as csv.writer writes it (quoted where needed)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
+
+
 def runs_csv(results: StudyResults) -> str:
     """Every run's final values, in ``jaxstab export``'s columns (one row per run and
-    metric; ``value`` empty where the run diverged)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["study", "fingerprint", "setting", "seed", "metric", "value", "diverged",
-                "diverged_step"])
+    metric; ``value`` empty where the run diverged). The text cells are the same on
+    every row of a setting, so they are quoted once; a row is then joined from plain
+    numbers (csv.writer row by row took 6 s of the report at 2 x 300,000 runs)."""
     name, fp = results.study.name, results.fingerprint
+    lines = [_cells("study", "fingerprint", "setting", "seed", "metric", "value",
+                    "diverged", "diverged_step")]
     for s in results.settings:
+        head = _cells(csv_text(name), fp, s.key, 0)[:-len("0\n")]  # up to the seed
         steps = np.asarray(getattr(s, "diverged_step", np.full(len(s.seeds), -1)))
-        metrics = {m: np.asarray(v, float) for m, v in sorted(s.metrics.items())}
-        for i, seed in enumerate(s.seeds):
-            div = bool(s.diverged[i])
-            step = "" if steps[i] < 0 else int(steps[i])
-            for m, v in metrics.items():
-                x = float(v[i])
-                w.writerow([csv_text(name), fp, s.key, int(seed), csv_text(m),
-                            repr(x) if math.isfinite(x) else "", int(div), step])
-    return buf.getvalue()
+        step = ["" if k < 0 else str(k) for k in steps.tolist()]
+        seeds = [str(int(k)) for k in np.asarray(s.seeds).tolist()]
+        div = ["1" if d else "0" for d in np.asarray(s.diverged, bool).tolist()]
+        names, columns = [], []
+        for m, v in sorted(s.metrics.items()):
+            names.append(_cells(csv_text(m)).rstrip("\n"))
+            v = np.asarray(v, float)
+            texts = list(map(repr, v.tolist()))
+            for i in np.flatnonzero(~np.isfinite(v)).tolist():
+                texts[i] = ""
+            columns.append(texts)
+        lines += [f"{head}{seed},{m},{x},{d},{k}\n"
+                  for seed, d, k, *xs in zip(seeds, div, step, *columns)
+                  for m, x in zip(names, xs)]
+    return "".join(lines)

@@ -43,6 +43,10 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)) and len(value) > _FLAT:
+        flat = _flat(value)
+        if flat is not None:
+            return flat
     if isinstance(value, (list, tuple, frozenset, set)):
         return [jsonable(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
@@ -53,6 +57,23 @@ def jsonable(value: Any) -> Any:
         value = float(value)
         return value if math.isfinite(value) else None
     return value
+
+
+# From this length a list of plain numbers is converted in one step (a report's per-seed
+# values: element by element, 1.8 million of them took 5 s at 2 x 300,000 runs).
+_FLAT = 64
+
+
+def _flat(values: list | tuple) -> list | None:
+    """``values`` as JSON if they are all plain floats, ints or bools (else None)."""
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        if np.isfinite(np.fromiter(values, float, len(values))).all():
+            return list(values)
+        return [v if math.isfinite(v) else None for v in values]
+    if kinds == {int} or kinds == {bool}:
+        return list(values)
+    return None
 
 
 class Record:

@@ -12,6 +12,7 @@ import scipy.stats as st
 from jaxstab.stats._base import Record, is_constant, quiet, tolerance
 from jaxstab.stats._base import std as _base_std
 from jaxstab.stats._intervals import bootstrap, std_interval
+from jaxstab.stats._ranks import placements
 from jaxstab.stats._spread import std_ratio_interval
 
 # Above this many seeds per side the bootstrap's jackknife (BCa) and its resampling of
@@ -117,15 +118,11 @@ def _prob_improvement(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarra
     return u / (nx * ny)
 
 
-def _delong_se(a: np.ndarray, b: np.ndarray, paired: bool) -> float:
+def _delong_se(v_a: np.ndarray, v_b: np.ndarray, paired: bool) -> float:
     """Standard error of P(A>B) from its placement values (DeLong et al. 1988)."""
-    pooled = st.rankdata(np.concatenate([a, b]))
-    # Placement values: the share of B below each a_i, and of A above each b_j.
-    v_a = (pooled[: a.size] - st.rankdata(a)) / b.size
-    v_b = 1 - (pooled[a.size:] - st.rankdata(b)) / a.size
     if paired:
-        return float(np.sqrt(np.var(v_a + v_b, ddof=1) / a.size))
-    return float(np.sqrt(np.var(v_a, ddof=1) / a.size + np.var(v_b, ddof=1) / b.size))
+        return float(np.sqrt(np.var(v_a + v_b, ddof=1) / v_a.size))
+    return float(np.sqrt(np.var(v_a, ddof=1) / v_a.size + np.var(v_b, ddof=1) / v_b.size))
 
 
 def prob_improvement(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float,
@@ -134,10 +131,11 @@ def prob_improvement(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float
     over seeds (scipy.stats.bootstrap; each side resampled on its own, or seeds jointly
     when paired); above 1000 seeds a side, DeLong's normal interval."""
     name = "P(A>B)"
-    point = float(_prob_improvement(a, b))
+    v_a, v_b, u = placements(a, b)
+    point = u / (a.size * b.size)
     if min(a.size, b.size) > LARGE_N:
         z = st.norm.ppf(0.5 + level / 2)
-        se = _delong_se(a, b, paired)
+        se = _delong_se(v_a, v_b, paired)
         return Effect(name, point, max(0.0, point - z * se), min(1.0, point + z * se),
                       "normal (DeLong)", level)
     low, high, method = bootstrap((a, b), _prob_improvement, method="bca", level=level,
@@ -145,7 +143,7 @@ def prob_improvement(a: np.ndarray, b: np.ndarray, *, paired: bool, level: float
     if paired and a.size < SMALL_PAIRED:
         # BCa over 5 pairs covered 0.82-0.89 (normal data, a shift of half a std); the
         # union with DeLong's interval on t(n - 1) quantiles covers 0.94 there.
-        half = float(st.t.ppf(0.5 + level / 2, a.size - 1) * _delong_se(a, b, paired))
+        half = float(st.t.ppf(0.5 + level / 2, a.size - 1) * _delong_se(v_a, v_b, paired))
         low, high = max(0.0, min(low, point - half)), min(1.0, max(high, point + half))
         method = f"{method} joined with DeLong t"
     note = "A and B do not overlap: the bootstrap interval collapses" if point in (0, 1) else ""

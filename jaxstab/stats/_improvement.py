@@ -15,17 +15,7 @@ from jaxstab.errors import UserError
 from jaxstab.stats import _check, _suite
 from jaxstab.stats._base import Record
 from jaxstab.stats._intervals import Interval
-
-
-def _structural(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DeLong's structural components of the Mann-Whitney AUC (DeLong et al. 1988): for
-    each x, the share of y it beats (ties half), and for each y, one minus the share of
-    x it beats. Both average to U / (n m). From midranks (pooled rank minus rank within
-    its own sample counts the other sample below, ties half), so the cost is a sort."""
-    pooled = st.rankdata(np.concatenate([x, y]))
-    v10 = (pooled[:x.size] - st.rankdata(x)) / y.size
-    v01 = 1.0 - (pooled[x.size:] - st.rankdata(y)) / x.size
-    return v10, v01
+from jaxstab.stats._ranks import placements
 
 
 def probability_of_improvement(x: Any, y: Any, *, level: float = 0.95,
@@ -50,7 +40,8 @@ def probability_of_improvement(x: Any, y: Any, *, level: float = 0.95,
     k = len(xs)
     parts = []
     for a, b in zip(xs, ys):
-        v10, v01 = _structural(sign * a, sign * b)
+        # DeLong's structural components of the Mann-Whitney AUC (DeLong et al. 1988)
+        v10, v01, _ = placements(sign * a, sign * b)
         parts += [(1 / k, v10), (1 / k, v01)]
     # mean(v10) is scipy.stats.mannwhitneyu(a, b).statistic / (n m), without its per-call
     # cost (tests/test_stats_aggregate.py checks the two agree).

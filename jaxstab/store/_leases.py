@@ -1,15 +1,16 @@
 """Leases: how processes on one store share a study's work.
 
 A study's runs are cut into units (``jaxstab.units``: a compiled group's full plan cut at
-the chunk size, so that every process derives the same units). A process leases a unit
-in a short write transaction, trains the unit's runs that are not stored yet and
-releases the lease in the transaction that commits them. A lease names its owner and
-expires ``timeout`` seconds after it was taken or last renewed; a ``Heartbeat`` thread
-renews its process's leases every ``timeout / 4``, so a long chunk keeps its lease while
-its process lives, and the lease of a process that died is taken over once expired (at
-once when that process ran on this machine: ``gone``). An owner is
-``host:pid:token``: on another host (a cluster's node) a pid says nothing, so there only
-the expiry frees a lease. Expiry times are the database's clock, not each host's.
+the chunk size, or at several chunks, so that every process derives the same units). A
+process leases a unit in a short write transaction, trains the unit's runs that are not
+stored yet and releases the lease in the transaction that commits the last of them. A
+lease names its owner and expires ``timeout`` seconds after it was taken or last
+renewed; a ``Heartbeat`` thread renews its process's leases every ``timeout / 4``, so a
+long chunk keeps its lease while its process lives, and the lease of a process that
+died is taken over once expired (at once when that process ran on this machine:
+``gone``). An owner is ``host:pid:token``: on another host (a cluster's node) a pid
+says nothing, so there only the expiry frees a lease. Expiry times are the database's
+clock, not each host's.
 """
 
 from __future__ import annotations
