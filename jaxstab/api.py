@@ -367,7 +367,6 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     those stored with the runs. ``control``: factor values of a setting every other is
     compared with (Holm over k - 1). Strata, [metrics] come with the claims; ``lower_is_better``: names."""
     from jaxstab.reading import directions, read
-    from jaxstab.stats import analyze
 
     db = _open(store, create=False)
     got = read(db, find(db, study, fingerprint))
@@ -381,7 +380,8 @@ def compare(store: Any, study: Study | str, *, metric: str | None = None,
     if metric not in have:
         raise UserError(f"--metric: `{metric}` is not recorded for {res.study.name}; it "
                         f"has: {', '.join(sorted(have)) or 'nothing yet'}")
-    from jaxstab.stats import EXPLORE_RESAMPLES, RNG_SEED
+    # (scipy.stats, most of the command's start-up, only once the request is known good)
+    from jaxstab.stats import EXPLORE_RESAMPLES, RNG_SEED, analyze
 
     # The statistics' resampling settings, so that compare and the report give one answer.
     analysis = analyze(res, claims, metric=metric, metric_kind=kind, correction=correction,

@@ -75,3 +75,15 @@ def test_probe_sees_jax(store):
     got = subprocess.run([sys.executable, "-c", "import jax\n" + _PROBE, "--help"],
                          cwd=store, capture_output=True, text=True, timeout=300)
     assert "HEAVY=jax" in got.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("compare", "nosuch", "--store", "s.sqlite"), "unknown study `nosuch`"),
+    (("compare", "tiny", "--store", "none.sqlite"), "--store: no results store"),
+    (("compare", "tiny", "--store", "s.sqlite", "--metric", "acc"), "--metric: `acc`"),
+    (("report", "--store", "none.sqlite", "--out", "r"), "--store: no results store"),
+], ids=["study", "compare store", "metric", "report store"])
+def test_a_mistake_is_said_before_the_statistics_are_imported(store, args, message):
+    got = _cli(store, *args)
+    assert got.returncode == 2 and message in got.stderr, got.stderr
+    assert "HEAVY=\n" in got.stderr, got.stderr

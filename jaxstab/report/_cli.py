@@ -20,6 +20,11 @@ def add_parser(sub) -> None:
 
 
 def cmd_report(args) -> int:
+    from jaxstab.store import open_store
+
+    # a store that is not there is said before the statistics are imported (scipy.stats,
+    # most of the command's start-up)
+    open_store(args.store, create=False).close()
     from jaxstab.report._write import write_report
 
     paths = write_report(args.store, args.out, jobs=args.jobs, smoothing=args.smoothing,
