@@ -198,3 +198,20 @@ def test_import_mistakes_are_one_line(cli, tmp_path):
     assert rc == 2 and "ragged.csv: line 2 has 2 fields, the header 3" in err
     assert "FILE" not in err
     assert not (tmp_path / "results.sqlite").exists()
+
+
+def test_imported_settings_with_seeds_apart_are_compared_unpaired(cli, tmp_path):
+    """Scores from elsewhere may number each setting's seeds apart (A: 0..19, B:
+    20..39): nothing to pair on, so the comparison is unpaired (Welch), not refused."""
+    rng = np.random.default_rng(1)
+    with open(tmp_path / "apart.csv", "w") as f:
+        f.write("setting,seed,loss\n")
+        for k, (name, mean) in enumerate((("A", 0.0), ("B", 1.0))):
+            f.writelines(f"{name},{20 * k + i},{v}\n" for i, v in
+                         enumerate(rng.normal(mean, 1, 20)))
+    assert cli("import", "apart.csv", "--study", "apart")[0] == 0
+    rc, out, err = cli("compare", "apart", "--json")
+    assert rc == 0, err
+    (pair,) = json.loads(out)["pairwise"]["pairs"]
+    assert pair["comparison"]["paired"] is False
+    assert pair["comparison"]["n_a"] == pair["comparison"]["n_b"] == 20

@@ -164,8 +164,18 @@ def groups(data: Any, metric: str | None) -> list[Group]:
 
 def can_pair(a: Group, b: Group) -> bool:
     """Runs with one seed index share every source's key, so two settings that vary
-    the same sources are paired seed by seed."""
-    return a.seeds is not None and b.seeds is not None and a.sources == b.sources
+    the same sources are paired seed by seed, when they have seeds in common."""
+    return (a.seeds is not None and b.seeds is not None and a.sources == b.sources
+            and share_seeds(a.seeds, b.seeds))
+
+
+def share_seeds(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two settings ran at least 2 seeds in common (the fewest pairs a paired
+    test takes). Imported scores may number each setting's seeds apart (A: 0..n-1,
+    B: n..2n-1): then there is nothing to pair and the runs are compared unpaired."""
+    if a.shape == b.shape and np.array_equal(a, b):  # jaxstab's own runs: O(n)
+        return a.size >= 2
+    return np.intersect1d(a, b, assume_unique=True).size >= 2
 
 
 def aligned(a: Group, b: Group) -> tuple[np.ndarray, np.ndarray]:

@@ -208,7 +208,8 @@ def curve_claim(claim: Any, settings: list[Any], *, level: float, rng: Any,
     sa, sb = claim_settings(claim, settings, where)
     (ca, _, seeds_a), (cb, _, seeds_b) = (curve_runs(s, claim.metric, where)
                                           for s in (sa, sb))
-    paired = frozenset(sa.sources) == frozenset(sb.sources)
+    paired = (frozenset(sa.sources) == frozenset(sb.sources)
+              and _study.share_seeds(np.asarray(seeds_a), np.asarray(seeds_b)))
     if paired:
         _, ia, ib = np.intersect1d(seeds_a, seeds_b, return_indices=True)
         ca, cb = ca[ia], cb[ib]
