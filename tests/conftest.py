@@ -115,6 +115,26 @@ def cli_process(cwd):
     return run
 
 
+def built_once(factory, name: str, build) -> Path:
+    """``build(folder)`` run once for the whole test run, even when test processes
+    (pytest-xdist) share it: a fixture every process would otherwise sweep again. The
+    folder is in the run's temporary folder (shared by its processes); the first to
+    take the lock builds, the others wait and read."""
+    import fcntl
+
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's, above each process's own
+    folder = root / f"built-{name}"
+    with open(root / f"built-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".done").exists():
+            folder.mkdir(exist_ok=True)
+            build(folder)
+            (folder / ".done").touch()
+    return folder
+
+
 def write_toml(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import built_once
 from jaxstab import stats
 from jaxstab.errors import UserError
 from jaxstab.report import build, render_study, to_toml, write_report
@@ -48,12 +49,11 @@ def _tiny(name: str, **factors) -> object:
 def small_store_path(factory) -> Path:
     """A real sweep, once per test session: two article studies (shrunk) and a study
     that varies one seed source at a time."""
-    if "small" not in _BUILT:
+    def build(folder):
         from jaxstab.env import environment
         from jaxstab.sweep import sweep
 
-        path = factory.mktemp("small-store") / "r.sqlite"
-        store, env = Store(path), environment()
+        store, env = Store(folder / "r.sqlite"), environment()
         for study in (_tiny("article/example2"), _tiny("article/example1"),
                       _tiny("article/example2",
                             vary=[["init"], ["order"], ["data"], ["data", "init", "order"]])):
@@ -61,8 +61,8 @@ def small_store_path(factory) -> Path:
             sweep(study, seeds=6,
                   on_chunk=lambda recs, sec, fp=fp: store.write_chunk(fp, recs, sec, env))
         store.close()
-        _BUILT["small"] = path
-    return _BUILT["small"]
+
+    return built_once(factory, "small-store", build) / "r.sqlite"
 
 
 def _u(k: int, salt: float) -> float:
