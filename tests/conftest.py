@@ -40,6 +40,21 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 
+# The slowest test files (seconds in one process, `--durations=0`, 2026-12-03), handed
+# to the test processes first: with a file's tests kept in one process (`--dist
+# loadfile`), a slow file collected last would leave the other process idle at the end.
+SLOWEST_FIRST = ("test_suite_studies.py", "test_usertask.py", "test_engine.py",
+                 "test_suite_engine.py", "test_golden_export.py", "test_reliability.py",
+                 "test_store_backends.py", "test_store_leases.py", "test_scale.py",
+                 "test_cli_store.py", "test_reliability_versions.py", "test_report.py",
+                 "test_examples.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
+
+
 def pytest_sessionfinish(session, exitstatus):
     if _JAX_CACHE is not None:
         import shutil
