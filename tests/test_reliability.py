@@ -500,25 +500,6 @@ def _expectation(path: Path) -> str:
     return first[len("# expect: "):]
 
 
-@pytest.fixture
-def filled_store(tmp_path):
-    """A store with results in it, written without training (fast)."""
-    path = tmp_path / "results.sqlite"
-    study = study_from_dict({"name": "t/filled", "seeds": 4, "data": {"n_samples": 64},
-                             "model": {"hidden": [8]},
-                             "train": {"batch_size": 16, "epochs": 1},
-                             "factors": {"learning_rate": [0.001, 0.1]}})
-    with closing(Store(path)) as s:
-        fp = s.ensure_study(study)
-        for c in range(2):
-            s.write_chunk(fp, [SimpleNamespace(
-                setting=st_.key, seed=k + 2 * c, diverged=False, diverged_step=None,
-                metrics={"train_accuracy": 0.5 + k / 10, "diverged": 0.0},
-                curves={"train_loss": [0.7, 0.6]})
-                for st_ in study.settings() for k in range(2)], 1.0, {"test": True})
-    return path
-
-
 def assert_one_line_error(rc, err, pattern):
     assert rc == 2, err
     lines = err.splitlines()

@@ -248,35 +248,18 @@ def test_a_formula_in_a_csv_cell_is_neutralized_and_imports_back(tmp_path, capsy
     assert "'" + metric.replace('"', '""') in text and "\n=" not in text
 
 
-def test_export_out_follows_the_umask(tmp_path, filled):
+def test_export_out_follows_the_umask(tmp_path, filled_store):
     old = os.umask(0o022)
     try:
-        assert cli.main(["export", "--store", str(filled), "--out",
+        assert cli.main(["export", "--store", str(filled_store), "--out",
                          str(tmp_path / "a.csv")]) == 0
         os.umask(0o077)
-        assert cli.main(["export", "--store", str(filled), "--out",
+        assert cli.main(["export", "--store", str(filled_store), "--out",
                          str(tmp_path / "b.csv")]) == 0
     finally:
         os.umask(old)
     assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "b.csv").stat().st_mode & 0o777 == 0o600
-
-
-@pytest.fixture
-def filled(tmp_path):
-    path = tmp_path / "filled.sqlite"
-    study = study_from_dict({"name": "t/filled", "seeds": 4, "data": {"n_samples": 64},
-                             "model": {"hidden": [8]},
-                             "train": {"batch_size": 16, "epochs": 1},
-                             "factors": {"learning_rate": [0.001, 0.1]}})
-    with closing(Store(path)) as s:
-        fp = s.ensure_study(study)
-        s.write_chunk(fp, [SimpleNamespace(
-            setting=st.key, seed=k, diverged=False, diverged_step=None,
-            metrics={"train_accuracy": 0.5 + k / 10, "diverged": 0.0},
-            curves={"train_loss": [0.7, 0.6]})
-            for st in study.settings() for k in range(4)], 1.0, {"test": True})
-    return path
 
 
 # ------------------------------------------------------------------ import: the disk
